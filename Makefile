@@ -15,7 +15,7 @@ NUMPY_INC   := $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())' 2
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude $(PKG_CFLAGS) -I$(NUMPY_INC) $(WARN) -g
 CFLAGS      ?= -O2
 LIBS        := $(PKG_LIBS) -lssl -lcrypto -lpthread -lm

@@ -71,6 +71,25 @@ static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
 static int py_ready;
 static PyObject *helper, *fn_load, *fn_meta, *fn_v1_input, *fn_out;
 
+/*
+ * Each thread keeps one Python thread state for good: PyGILState_Ensure()
+ * would create and destroy one around every request.
+ */
+static PyInterpreterState *interp;
+static __thread PyThreadState *tstate;
+
+static void gil_take(void)
+{
+    if (tstate == NULL)
+        tstate = PyThreadState_New(interp);
+    PyEval_RestoreThread(tstate);
+}
+
+static void gil_drop(void)
+{
+    PyEval_SaveThread();
+}
+
 typedef struct sk_model {
     PyObject *model;
     PyObject *method; /* bound predict or predict_proba */
@@ -148,8 +167,9 @@ static int py_start(char *err, size_t errlen)
     fn_out = PyObject_GetAttrString(helper, "out");
     py_ready = 1;
 out:
-    /* every later call takes the GIL with PyGILState_Ensure */
-    PyEval_SaveThread();
+    /* every later call takes the GIL with gil_take() */
+    interp = PyInterpreterState_Get();
+    tstate = PyEval_SaveThread();
     pthread_mutex_unlock(&py_lock);
     return r != 0 ? KS_EINTERNAL : 0;
 }
@@ -162,7 +182,6 @@ static int predict_proba_wanted(void)
 
 static int sk_load(ks_model_t *m, char *err, size_t errlen)
 {
-    PyGILState_STATE g;
     PyObject *model = NULL, *meta = NULL;
     sk_model_t *sk;
     int r = 0, proba;
@@ -171,7 +190,7 @@ static int sk_load(ks_model_t *m, char *err, size_t errlen)
         return r;
     if ((sk = calloc(1, sizeof(*sk))) == NULL)
         return KS_ENOMEM;
-    g = PyGILState_Ensure();
+    gil_take();
     if ((model = PyObject_CallFunction(fn_load, "s", m->path)) == NULL) {
         char what[600];
         snprintf(what, sizeof(what), "cannot load scikit-learn model %s", m->path);
@@ -215,17 +234,17 @@ out:
         Py_XDECREF(sk->method);
         free(sk);
     }
-    PyGILState_Release(g);
+    gil_drop();
     return r;
 }
 
 static void sk_unload(ks_model_t *m)
 {
     sk_model_t *sk = m->impl;
-    PyGILState_STATE g = PyGILState_Ensure();
+    gil_take();
     Py_XDECREF(sk->method);
     Py_XDECREF(sk->model);
-    PyGILState_Release(g);
+    gil_drop();
     free(sk);
     m->impl = NULL;
 }
@@ -382,7 +401,6 @@ static int sk_infer(ks_model_t *m, ks_arena_t *a, const ks_infer_request_t *req,
 {
     sk_model_t *sk = m->impl;
     const ks_tensor_t *t = &req->inputs[0];
-    PyGILState_STATE g;
     PyObject *x = NULL, *y = NULL, *pair = NULL;
     int r = 0;
 
@@ -402,7 +420,7 @@ static int sk_infer(ks_model_t *m, ks_arena_t *a, const ks_infer_request_t *req,
             return KS_EINVAL;
         }
     }
-    g = PyGILState_Ensure();
+    gil_take();
     if ((x = make_input(req, err, errlen)) == NULL) {
         r = KS_EINVAL;
         goto out;
@@ -424,7 +442,7 @@ out:
     Py_XDECREF(pair);
     Py_XDECREF(y);
     Py_XDECREF(x);
-    PyGILState_Release(g);
+    gil_drop();
     return r;
 }
 

@@ -18,6 +18,12 @@ static const char *const extensions[] = {".bst", ".json", ".ubj", NULL};
 static const char predict_config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
                                      "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
 
+/*
+ * Without a proxy DMatrix libxgboost makes one per call, and its context reads
+ * the cgroup CPU quota files each time: one per worker thread avoids both.
+ */
+static __thread DMatrixHandle proxy;
+
 static int xgb_fail(const char *what, char *err, size_t errlen)
 {
     const char *m = XGBGetLastError();
@@ -141,7 +147,9 @@ static int xgb_infer(ks_model_t *m, ks_arena_t *a, const ks_infer_request_t *req
     }
     snprintf(iface, sizeof(iface), "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", \"version\": 3}",
              (unsigned long long)(uintptr_t)x, rows, cols);
-    if (XGBoosterPredictFromDense(m->impl, iface, predict_config, NULL, &oshape, &odim, &oresult) != 0)
+    if (proxy == NULL && XGProxyDMatrixCreate(&proxy) != 0)
+        return xgb_fail("cannot create an xgboost proxy matrix", err, errlen);
+    if (XGBoosterPredictFromDense(m->impl, iface, predict_config, proxy, &oshape, &odim, &oresult) != 0)
         return xgb_fail("xgboost prediction failed", err, errlen);
     if (odim < 1 || odim > KS_MAX_DIMS) {
         ks_errorf(err, errlen, "xgboost returned a %llu-dimensional result", (unsigned long long)odim);

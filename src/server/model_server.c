@@ -303,7 +303,7 @@ static int is_dir(const char *p)
  */
 static void repo_load(ks_http_worker_t *w, h2o_req_t *req, const char *name, size_t len)
 {
-    char nm[256], dir[4096], parent[4096], err[KS_ERRLEN], msg[400];
+    char nm[256], dir[4608], parent[4096], err[KS_ERRLEN], msg[400];
     ks_model_t *m;
     char *slash;
 
