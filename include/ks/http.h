@@ -23,6 +23,7 @@ typedef struct ks_http_worker {
     ks_http_server_t *server;
     ks_arena_t arena; /* per-request arena, reset after each request */
     ks_buf_t out;     /* response body scratch */
+    h2o_context_t *ctx;
 } ks_http_worker_t;
 
 /* Handles one request; must answer it (synchronously) before returning. */

@@ -36,6 +36,8 @@ ks_model_stats_t *ks_model_stats_new(int n);
 
 /* Single-writer updates (each worker writes only its own slot). */
 void ks_stats_success(ks_model_stats_t *s, uint64_t predict_ns, uint64_t rows);
+/* One runtime call that answered `requests` requests holding `rows` rows in all. */
+void ks_stats_success_batch(ks_model_stats_t *s, uint64_t predict_ns, uint64_t requests, uint64_t rows);
 void ks_stats_failure(ks_model_stats_t *s, ks_failure_reason_t why);
 
 /* Appends the Prometheus text exposition of every model to out. */

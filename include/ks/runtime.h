@@ -19,6 +19,11 @@ typedef struct ks_model_stats ks_model_stats_t;
 typedef struct ks_runtime {
     const char *name;              /* also the V2 metadata "platform" */
     const char *const *extensions; /* NULL-terminated, with the dot */
+    /*
+     * Rows are independent and a call has a high fixed cost (the Python
+     * interpreter): requests that arrive together may share one call.
+     */
+    int batch_rows;
     /* Loads m->path into m->impl and fills m->meta; KS_E* with err on failure. */
     int (*load)(ks_model_t *m, char *err, size_t errlen);
     /* Frees m->impl. */

@@ -224,6 +224,7 @@ static void *worker_main(void *arg)
 
     current = w;
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
+    w->pub.ctx = &w->ctx;
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = s->globalconf.hosts;
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);

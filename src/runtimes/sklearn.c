@@ -449,6 +449,7 @@ out:
 const ks_runtime_t ks_runtime_sklearn = {
     .name = "sklearn",
     .extensions = extensions,
+    .batch_rows = 1,
     .load = sk_load,
     .unload = sk_unload,
     .infer = sk_infer,

@@ -23,13 +23,19 @@ ks_model_stats_t *ks_model_stats_new(int n)
 
 void ks_stats_success(ks_model_stats_t *s, uint64_t predict_ns, uint64_t rows)
 {
+    ks_stats_success_batch(s, predict_ns, 1, rows);
+}
+
+void ks_stats_success_batch(ks_model_stats_t *s, uint64_t predict_ns, uint64_t requests, uint64_t rows)
+{
     double sec = (double)predict_ns / 1e9;
     int b = 0;
     while (b < KS_HIST_NBOUNDS && sec > ks_hist_bounds[b])
         b++;
-    BUMP(s->predict_hist[b], 1);
-    BUMP(s->predict_ns_sum, predict_ns);
-    BUMP(s->success, 1);
+    /* every request of the batch waited for the whole call */
+    BUMP(s->predict_hist[b], requests);
+    BUMP(s->predict_ns_sum, predict_ns * requests);
+    BUMP(s->success, requests);
     BUMP(s->inference_count, rows);
     BUMP(s->exec_count, 1);
 }

@@ -164,42 +164,45 @@ static void log_error(h2o_req_t *req, const ks_model_t *m, int status, const cha
             m != NULL ? m->name : "-", (int)idlen, id != NULL ? id : "-", msg);
 }
 
-static void infer(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, ks_protocol_t proto)
+static void fail(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, int code, const char *err)
 {
-    ks_infer_request_t ir;
-    ks_infer_response_t res;
+    int status = status_of(code);
+    ks_stats_failure(&m->stats[w->id], status >= 500 ? KS_FAIL_INTERNAL : KS_FAIL_INVALID);
+    if (status >= 500)
+        log_error(req, m, status, err);
+    ks_http_send_error(w, req, status, err[0] ? err : "inference failed");
+}
+
+/* Decodes the body into ir; on failure answers the request and returns non-zero. */
+static int decode(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, ks_protocol_t proto, ks_infer_request_t *ir)
+{
     char err[KS_ERRLEN];
-    ks_model_stats_t *st = &m->stats[w->id];
     size_t json_len = req->entity.len, hl;
     const char *hv;
-    uint64_t t0;
-    int r, status;
+    int r;
 
     err[0] = '\0';
-    memset(&res, 0, sizeof(res));
     if (req->entity.base == NULL || req->entity.len == 0) {
-        ks_http_send_error(w, req, 400, "the request has no body");
-        ks_stats_failure(st, KS_FAIL_INVALID);
-        return;
+        fail(w, req, m, KS_EINVAL, "the request has no body");
+        return -1;
     }
     if (proto == KS_PROTO_V1) {
-        r = ks_v1_decode(&w->arena, req->entity.base, req->entity.len, &ir, err, sizeof(err));
+        r = ks_v1_decode(&w->arena, req->entity.base, req->entity.len, ir, err, sizeof(err));
     } else {
         if ((hv = ks_http_header(req, "inference-header-content-length", &hl)) != NULL &&
             ks_v2_parse_header_length(hv, hl, req->entity.len, &json_len) != 0) {
             snprintf(err, sizeof(err),
                      "Inference-Header-Content-Length \"%.*s\" is not a length within the body's %zu bytes",
                      (int)(hl > 40 ? 40 : hl), hv, req->entity.len);
-            ks_http_send_error(w, req, 400, err);
-            ks_stats_failure(st, KS_FAIL_INVALID);
-            return;
+            fail(w, req, m, KS_EINVAL, err);
+            return -1;
         }
-        r = ks_v2_decode(&w->arena, req->entity.base, req->entity.len, json_len, &ir, err, sizeof(err));
+        r = ks_v2_decode(&w->arena, req->entity.base, req->entity.len, json_len, ir, err, sizeof(err));
     }
     if (r == 0) {
         /* requested outputs must name the model's output (KServe's "output-0" too) */
-        for (int i = 0; i < ir.noutputs; ++i) {
-            const char *n = ir.outputs[i].name;
+        for (int i = 0; i < ir->noutputs; ++i) {
+            const char *n = ir->outputs[i].name;
             if (strcmp(n, m->meta.output_name) != 0 && strcmp(n, "output-0") != 0 && strcmp(n, "predict") != 0) {
                 snprintf(err, sizeof(err), "unknown output \"%.100s\": the model's output is \"%s\"", n,
                          m->meta.output_name);
@@ -207,29 +210,29 @@ static void infer(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, ks_protoco
             }
         }
     }
-    if (r == 0) {
-        t0 = ks_now_ns();
-        r = m->rt->infer(m, &w->arena, &ir, &res, err, sizeof(err));
-        if (r == 0)
-            ks_stats_success(st, ks_now_ns() - t0, ir.inputs[0].ndim > 0 ? (uint64_t)ir.inputs[0].shape[0] : 1);
-    }
     if (r != 0) {
-        status = status_of(r);
-        ks_stats_failure(st, status == 500 ? KS_FAIL_INTERNAL : KS_FAIL_INVALID);
-        if (status >= 500)
-            log_error(req, m, status, err);
-        ks_http_send_error(w, req, status, err[0] ? err : "inference failed");
-        return;
+        fail(w, req, m, r, err);
+        return -1;
     }
+    return 0;
+}
+
+/* Encodes and sends a successful answer. */
+static void respond(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, const ks_infer_request_t *ir,
+                    ks_infer_response_t *res)
+{
+    size_t json_len;
+    int r;
+
     /* a client's output name ("output-0") is kept in the answer */
-    if (ir.noutputs == 1 && res.noutputs == 1)
-        res.outputs[0].name = ir.outputs[0].name;
+    if (ir->noutputs == 1 && res->noutputs == 1)
+        res->outputs[0].name = ir->outputs[0].name;
     ks_buf_reset(&w->out);
-    if (proto == KS_PROTO_V1) {
-        r = ks_v1_encode(&w->out, &res);
+    if (ir->protocol == KS_PROTO_V1) {
+        r = ks_v1_encode(&w->out, res);
         json_len = w->out.len;
     } else {
-        r = ks_v2_encode(&w->out, m->name, &ir, &res, &json_len);
+        r = ks_v2_encode(&w->out, m->name, ir, res, &json_len);
     }
     if (r != 0) {
         ks_http_send_error(w, req, 500, "cannot encode the response");
@@ -244,6 +247,216 @@ static void infer(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, ks_protoco
     } else {
         send_buf(w, req, 200);
     }
+}
+
+static uint64_t rows_of(const ks_infer_request_t *ir)
+{
+    return ir->ninputs > 0 && ir->inputs[0].ndim > 0 ? (uint64_t)ir->inputs[0].shape[0] : 1;
+}
+
+static void infer_now(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, const ks_infer_request_t *ir)
+{
+    ks_infer_response_t res;
+    char err[KS_ERRLEN];
+    uint64_t t0 = ks_now_ns();
+    int r;
+
+    err[0] = '\0';
+    memset(&res, 0, sizeof(res));
+    if ((r = m->rt->infer(m, &w->arena, ir, &res, err, sizeof(err))) != 0) {
+        fail(w, req, m, r, err);
+        return;
+    }
+    ks_stats_success(&m->stats[w->id], ks_now_ns() - t0, rows_of(ir));
+    respond(w, req, m, ir, &res);
+}
+
+/* ---- opportunistic batching ----------------------------------------------------
+ *
+ * For runtimes whose calls cost far more than their rows (the Python
+ * interpreter), the requests a worker reads in one event-loop turn are
+ * answered by one call at the end of that turn: no request waits for another
+ * to arrive, and under load one call serves many.  Rows are independent, so
+ * each caller gets exactly the rows it would get alone.
+ */
+
+#define BATCH_MAX_REQUESTS 256
+#define BATCH_MAX_ROWS 4096
+
+typedef struct pending {
+    struct pending *next;
+    h2o_req_t *req;
+    ks_model_t *m;
+    ks_infer_request_t ir; /* copied into the request's pool */
+} pending_t;
+
+typedef struct batcher {
+    h2o_timeout_entry_t timer;
+    ks_http_worker_t *w;
+    pending_t *head, **tail;
+    int n;
+} batcher_t;
+
+static batcher_t *batchers; /* one per worker */
+
+static int batchable(const ks_model_t *m, const ks_infer_request_t *ir, const h2o_req_t *req)
+{
+    const ks_tensor_t *t = &ir->inputs[0];
+    return m->rt->batch_rows && !ir->v1_complex && ir->ninputs == 1 && t->ndim == 2 && t->shape[0] > 0 &&
+           t->shape[0] <= BATCH_MAX_ROWS && t->dtype != KS_DT_BYTES && t->dtype != KS_DT_INVALID &&
+           req->version < 0x200; /* an h2 stream can be reset under us; h1 stops reading until answered */
+}
+
+static const char *pool_str(h2o_req_t *req, const char *s, size_t len)
+{
+    return s == NULL ? NULL : h2o_strdup(&req->pool, s, len).base;
+}
+
+static void run_batches(h2o_timeout_entry_t *entry);
+
+static void defer(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, const ks_infer_request_t *ir)
+{
+    batcher_t *b = &batchers[w->id];
+    pending_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(*p));
+    ks_tensor_t *t = &p->ir.inputs[0];
+    size_t nbytes = ir->inputs[0].nelem * ks_dtype_size(ir->inputs[0].dtype);
+
+    p->next = NULL;
+    p->req = req;
+    p->m = m;
+    p->ir = *ir;
+    p->ir.id = pool_str(req, ir->id, ir->id_len);
+    t->name = pool_str(req, ir->inputs[0].name, strlen(ir->inputs[0].name));
+    t->data = h2o_mem_alloc_pool(&req->pool, nbytes + 1);
+    memcpy(t->data, ir->inputs[0].data, nbytes);
+    for (int i = 0; i < ir->noutputs; ++i)
+        p->ir.outputs[i].name = pool_str(req, ir->outputs[i].name, strlen(ir->outputs[i].name));
+    if (p->ir.content_type != NULL)
+        p->ir.content_type = pool_str(req, ir->content_type, strlen(ir->content_type));
+    if (b->tail == NULL)
+        b->tail = &b->head;
+    *b->tail = p;
+    b->tail = &p->next;
+    b->n++;
+    if (!h2o_timeout_is_linked(&b->timer)) {
+        b->timer.cb = run_batches;
+        b->w = w;
+        h2o_timeout_link(w->ctx->loop, &w->ctx->zero_timeout, &b->timer);
+    }
+}
+
+/* One runtime call for group[0..n); falls back to one call each if it fails. */
+static void run_group(ks_http_worker_t *w, pending_t **group, int n)
+{
+    ks_model_t *m = group[0]->m;
+    const ks_tensor_t *first = &group[0]->ir.inputs[0];
+    size_t esz = ks_dtype_size(first->dtype), cols = (size_t)first->shape[1], rows = 0, off = 0;
+    ks_infer_request_t big;
+    ks_infer_response_t res;
+    char err[KS_ERRLEN];
+    uint64_t t0, ns;
+    char *data;
+    int r;
+
+    for (int i = 0; i < n; ++i)
+        rows += (size_t)group[i]->ir.inputs[0].shape[0];
+    if ((data = ks_arena_alloc(&w->arena, rows * cols * esz + 1)) == NULL)
+        goto one_by_one;
+    for (int i = 0; i < n; ++i) {
+        const ks_tensor_t *t = &group[i]->ir.inputs[0];
+        memcpy(data + off, t->data, t->nelem * esz);
+        off += t->nelem * esz;
+    }
+    memset(&big, 0, sizeof(big));
+    big.protocol = group[0]->ir.protocol;
+    big.ninputs = 1;
+    big.inputs[0] = *first;
+    big.inputs[0].shape[0] = (int64_t)rows;
+    big.inputs[0].nelem = rows * cols;
+    big.inputs[0].data = data;
+    memset(&res, 0, sizeof(res));
+    t0 = ks_now_ns();
+    r = m->rt->infer(m, &w->arena, &big, &res, err, sizeof(err));
+    ns = ks_now_ns() - t0;
+    if (r != 0 || res.noutputs < 1)
+        goto one_by_one;
+    for (int k = 0; k < res.noutputs; ++k)
+        if (res.outputs[k].ndim < 1 || res.outputs[k].shape[0] != (int64_t)rows)
+            goto one_by_one;
+    ks_stats_success_batch(&m->stats[w->id], ns, (uint64_t)n, rows);
+    off = 0; /* rows handed out so far */
+    for (int i = 0; i < n; ++i) {
+        size_t mine = (size_t)group[i]->ir.inputs[0].shape[0];
+        ks_infer_response_t sub = res;
+        for (int k = 0; k < res.noutputs; ++k) {
+            ks_tensor_t *o = &sub.outputs[k];
+            size_t per_row = res.outputs[k].nelem / rows;
+            size_t sz = o->dtype == KS_DT_BYTES ? sizeof(ks_bytes_t) : ks_dtype_size(o->dtype);
+            o->data = (char *)res.outputs[k].data + off * per_row * sz;
+            o->shape[0] = (int64_t)mine;
+            o->nelem = mine * per_row;
+        }
+        respond(w, group[i]->req, m, &group[i]->ir, &sub);
+        off += mine;
+    }
+    return;
+one_by_one:
+    for (int i = 0; i < n; ++i)
+        infer_now(w, group[i]->req, group[i]->m, &group[i]->ir);
+}
+
+static int same_batch(const pending_t *a, const pending_t *b)
+{
+    return a->m == b->m && a->ir.inputs[0].dtype == b->ir.inputs[0].dtype &&
+           a->ir.inputs[0].shape[1] == b->ir.inputs[0].shape[1];
+}
+
+static void run_batches(h2o_timeout_entry_t *entry)
+{
+    batcher_t *b = H2O_STRUCT_FROM_MEMBER(batcher_t, timer, entry);
+    ks_http_worker_t *w = b->w;
+    pending_t *list = b->head, *group[BATCH_MAX_REQUESTS], *rest, **rt;
+
+    b->head = NULL;
+    b->tail = &b->head;
+    b->n = 0;
+    while (list != NULL) {
+        int n = 0;
+        size_t rows = 0;
+        /* take the first pending request and every later one it can share a call with */
+        rest = NULL;
+        rt = &rest;
+        for (pending_t *p = list, *next; p != NULL; p = next) {
+            next = p->next;
+            p->next = NULL;
+            if (n == 0 || (n < BATCH_MAX_REQUESTS && same_batch(group[0], p) &&
+                           rows + (size_t)p->ir.inputs[0].shape[0] <= BATCH_MAX_ROWS)) {
+                rows += (size_t)p->ir.inputs[0].shape[0];
+                group[n++] = p;
+            } else {
+                *rt = p;
+                rt = &p->next;
+            }
+        }
+        if (n == 1)
+            infer_now(w, group[0]->req, group[0]->m, &group[0]->ir);
+        else
+            run_group(w, group, n);
+        ks_arena_reset(&w->arena);
+        list = rest;
+    }
+}
+
+static void infer(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m, ks_protocol_t proto)
+{
+    ks_infer_request_t ir;
+
+    if (decode(w, req, m, proto, &ir) != 0)
+        return;
+    if (batchable(m, &ir, req))
+        defer(w, req, m, &ir);
+    else
+        infer_now(w, req, m, &ir);
 }
 
 static void model_metadata(ks_http_worker_t *w, h2o_req_t *req, ks_model_t *m)
@@ -484,6 +697,10 @@ int ks_model_server_main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    if ((batchers = calloc((size_t)cfg.workers, sizeof(*batchers))) == NULL) {
+        fprintf(stderr, "kserve model-server: out of memory\n");
+        return 1;
+    }
     memset(&hc, 0, sizeof(hc));
     hc.host = cfg.http_host;
     hc.port = cfg.http_port;
