@@ -76,6 +76,9 @@ void ks_http_send(h2o_req_t *req, int status, const char *content_type, const ch
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     buf = h2o_strdup(&req->pool, body, len);
     req->res.content_length = len;
+    /* while draining, a request read before SIGTERM is the connection's last */
+    if (current != NULL && atomic_load_explicit(&current->pub.server->stopping, memory_order_relaxed))
+        req->http1_is_persistent = 0;
     h2o_start_response(req, &generator);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
