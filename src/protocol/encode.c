@@ -139,6 +139,7 @@ int ks_v2_encode(ks_buf_t *out, const char *model_name, const ks_infer_request_t
             k++;
         }
         uuid[14] = '4';
+        uuid[19] = hex[8 | (b & 3)]; /* RFC 4122 variant */
         uuid[36] = '\0';
         r = ks_json_str(out, uuid, 36);
     }

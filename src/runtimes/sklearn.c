@@ -58,7 +58,9 @@ static const char helper_source[] =
     "        return instances\n"
     "    return np.array(instances)\n"
     "\n"
-    "_KINDS = {'b': np.bool_, 'i': None, 'u': None, 'f': None}\n"
+    "def v2_frame(columns):\n"
+    "    import pandas as pd\n"
+    "    return pd.concat([pd.DataFrame(list(data), columns=[name]) for name, data in columns], axis=1)\n"
     "def out(result):\n"
     "    a = np.asarray(result)\n"
     "    if a.dtype.kind in 'iufb':\n"
@@ -69,7 +71,7 @@ static const char helper_source[] =
 
 static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
 static int py_ready;
-static PyObject *helper, *fn_load, *fn_meta, *fn_v1_input, *fn_out;
+static PyObject *helper, *fn_load, *fn_meta, *fn_v1_input, *fn_v2_frame, *fn_out;
 
 /*
  * Each thread keeps one Python thread state for good: PyGILState_Ensure()
@@ -165,6 +167,7 @@ static int py_start(char *err, size_t errlen)
     fn_meta = PyObject_GetAttrString(helper, "meta");
     fn_v1_input = PyObject_GetAttrString(helper, "v1_input");
     fn_out = PyObject_GetAttrString(helper, "out");
+    fn_v2_frame = PyObject_GetAttrString(helper, "v2_frame");
     py_ready = 1;
 out:
     /* every later call takes the GIL with gil_take() */
@@ -286,22 +289,13 @@ static ks_dtype_t dtype_of_npy(int t)
     }
 }
 
-/* The model's input as Python sees it in KServe. GIL held; new reference. */
-static PyObject *make_input(const ks_infer_request_t *req, char *err, size_t errlen)
+/* One tensor as InferInput.as_numpy() gives it (BYTES: a list of str). GIL held; new reference. */
+static PyObject *tensor_to_py(const ks_tensor_t *t, char *err, size_t errlen)
 {
-    const ks_tensor_t *t = &req->inputs[0];
     npy_intp dims[KS_MAX_DIMS];
     PyObject *arr;
     int type;
 
-    if (req->v1_complex || (req->protocol == KS_PROTO_V1 && t->dtype == KS_DT_BYTES)) {
-        PyObject *body = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
-        arr = body != NULL ? PyObject_CallOneArg(fn_v1_input, body) : NULL;
-        Py_XDECREF(body);
-        if (arr == NULL)
-            py_error("", err, errlen);
-        return arr;
-    }
     if (t->dtype == KS_DT_BYTES) {
         const ks_bytes_t *b = t->data;
         PyObject *list = PyList_New((Py_ssize_t)t->nelem);
@@ -337,6 +331,43 @@ static PyObject *make_input(const ks_infer_request_t *req, char *err, size_t err
     if (t->nelem != 0)
         memcpy(PyArray_DATA((PyArrayObject *)arr), t->data, t->nelem * ks_dtype_size(t->dtype));
     return arr;
+}
+
+/* The model's input as KServe's get_predict_input() builds it. GIL held; new reference. */
+static PyObject *make_input(const ks_infer_request_t *req, char *err, size_t errlen)
+{
+    const ks_tensor_t *t = &req->inputs[0];
+    PyObject *x;
+
+    if (req->v1_complex || (req->protocol == KS_PROTO_V1 && t->dtype == KS_DT_BYTES)) {
+        PyObject *body = PyBytes_FromStringAndSize(req->body, (Py_ssize_t)req->body_len);
+        x = body != NULL ? PyObject_CallOneArg(fn_v1_input, body) : NULL;
+        Py_XDECREF(body);
+        if (x == NULL)
+            py_error("", err, errlen);
+        return x;
+    }
+    if (req->protocol == KS_PROTO_V2 && req->content_type != NULL && strcmp(req->content_type, "pd") == 0) {
+        /* every input is a column of a pandas DataFrame */
+        PyObject *cols = PyList_New(req->ninputs);
+        for (int i = 0; cols != NULL && i < req->ninputs; ++i) {
+            ks_tensor_t flat = req->inputs[i];
+            PyObject *v;
+            flat.ndim = 1;
+            flat.shape[0] = (int64_t)flat.nelem;
+            if ((v = tensor_to_py(&flat, err, errlen)) == NULL) {
+                Py_DECREF(cols);
+                return NULL;
+            }
+            PyList_SET_ITEM(cols, i, Py_BuildValue("(sN)", flat.name, v));
+        }
+        x = cols != NULL ? PyObject_CallOneArg(fn_v2_frame, cols) : NULL;
+        Py_XDECREF(cols);
+        if (x == NULL)
+            py_error("", err, errlen);
+        return x;
+    }
+    return tensor_to_py(t, err, errlen);
 }
 
 /* Copies the (shape, data) pair from helper.out() into out.  GIL held. */
@@ -404,7 +435,9 @@ static int sk_infer(ks_model_t *m, ks_arena_t *a, const ks_infer_request_t *req,
     PyObject *x = NULL, *y = NULL, *pair = NULL;
     int r = 0;
 
-    if (!req->v1_complex && t->dtype != KS_DT_BYTES && m->meta.nfeatures > 0) {
+    int frame = req->content_type != NULL && strcmp(req->content_type, "pd") == 0;
+
+    if (!req->v1_complex && !frame && t->dtype != KS_DT_BYTES && m->meta.nfeatures > 0) {
         if (t->ndim != 2) {
             ks_errorf(err, errlen, "the model expects a 2-dimensional input [rows, %lld features], got %d dimension%s",
                       (long long)m->meta.nfeatures, t->ndim, t->ndim == 1 ? "" : "s");

@@ -302,7 +302,7 @@ static batcher_t *batchers; /* one per worker */
 static int batchable(const ks_model_t *m, const ks_infer_request_t *ir, const h2o_req_t *req)
 {
     const ks_tensor_t *t = &ir->inputs[0];
-    return m->rt->batch_rows && !ir->v1_complex && ir->ninputs == 1 && t->ndim == 2 && t->shape[0] > 0 &&
+    return m->rt->batch_rows && !ir->v1_complex && ir->content_type == NULL && ir->ninputs == 1 && t->ndim == 2 && t->shape[0] > 0 &&
            t->shape[0] <= BATCH_MAX_ROWS && t->dtype != KS_DT_BYTES && t->dtype != KS_DT_INVALID &&
            req->version < 0x200; /* an h2 stream can be reset under us; h1 stops reading until answered */
 }
