@@ -241,11 +241,21 @@ def main(argv):
     met = [g for g in goals if g["met"]]
     lines.append("")
     lines.append("goals met: %d of %d" % (len(met), len(goals)))
+    try:
+        load = float(facts.get("loadavg_start", "").split()[0])
+    except (IndexError, ValueError):
+        load = None
+    if load is not None and load > 0.5:
+        lines.append("note: load average %.2f at the start (%s at the end): other work was "
+                     "using the cores, so every figure is lower than on an idle machine"
+                     % (load, facts.get("loadavg_end", "?")))
     print("\n".join(lines))
 
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu_model()},
+        "host": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu_model(),
+                 "loadavg_start": facts.get("loadavg_start"),
+                 "loadavg_end": facts.get("loadavg_end")},
         "git": {"commit": facts.get("git_commit") or None, "dirty": facts.get("git_dirty") == "1"},
         "bench_seconds": num("bench_seconds"),
         "server_args": facts.get("server_args", ""),

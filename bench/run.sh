@@ -128,19 +128,21 @@ run_case() {
     local threads=$(( conns < THREADS ? conns : THREADS ))   # wrk needs conns >= threads
     local code args=() rc=0
     if [ -z "$lua" ]; then
-        code=$(curl -s -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 "$url" || true)
+        code=$(curl -sS -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 "$url" 2> "$RUN/wrk/$id.curl" || true)
     elif [ -n "$hdrlen" ]; then
-        code=$(curl -s -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 \
+        code=$(curl -sS -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 \
             -H 'Content-Type: application/octet-stream' \
             -H "Inference-Header-Content-Length: $hdrlen" \
-            --data-binary "@$body" "$url" || true)
+            --data-binary "@$body" "$url" 2> "$RUN/wrk/$id.curl" || true)
     else
-        code=$(curl -s -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 \
-            -H 'Content-Type: application/json' --data-binary "@$body" "$url" || true)
+        code=$(curl -sS -o "$RUN/wrk/$id.answer" -w '%{http_code}' --max-time 10 \
+            -H 'Content-Type: application/json' --data-binary "@$body" "$url" 2> "$RUN/wrk/$id.curl" || true)
     fi
     if [ "$code" != 200 ]; then
-        log "$label: pre-flight answered HTTP ${code:-none}: $(head -c 200 "$RUN/wrk/$id.answer" 2>/dev/null || true)"
-        record "$id" "$label" "$conns" "$threads" "pre-flight answered HTTP ${code:-none}" "$url"
+        local why
+        why=$(head -c 200 "$RUN/wrk/$id.curl" 2>/dev/null | tr '\n\t' '  ' || true)
+        log "$label: pre-flight answered HTTP ${code:-none}: $(head -c 200 "$RUN/wrk/$id.answer" 2>/dev/null || true) $why"
+        record "$id" "$label" "$conns" "$threads" "pre-flight answered HTTP ${code:-none} ${why}" "$url"
         return 0
     fi
     log "$label: $conns connection(s), ${SECS}s; answer: $(head -c 120 "$RUN/wrk/$id.answer")"
@@ -164,6 +166,7 @@ vm_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null ||
 session_rss_kb() { ps -o rss= --sid "$1" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 
 fact bench_seconds "$SECS"
+fact loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 fact server_args "$SERVER_ARGS"
 fact git_commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
 fact git_dirty "$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^?? bench/' || true)" ] && echo 1 || echo 0)"
@@ -322,6 +325,8 @@ else
     fact startup_xgboost "no model server binary"
     fact startup_sklearn "no model server binary"
 fi
+
+fact loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- report ------------------------------------------------------------------
 echo
