@@ -10,7 +10,7 @@
 
 PYTHON      := /usr/bin/python3
 CC          ?= cc
-PKGS        := libh2o-evloop jansson yajl xgboost python3-embed
+PKGS        := libh2o-evloop jansson yajl xgboost python3-embed libfyaml sqlite3 libcurl libarchive
 NUMPY_INC   := $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())' 2>/dev/null)
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -21,7 +21,7 @@ CFLAGS      ?= -O2
 LIBS        := $(PKG_LIBS) -lssl -lcrypto -lpthread -lm
 ASAN_FLAGS  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRCS    := $(wildcard src/common/*.c src/protocol/*.c src/runtimes/*.c src/server/*.c src/http/*.c)
+LIB_SRCS    := $(wildcard src/*/*.c)
 MAIN_SRC    := src/main.c
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -99,12 +99,15 @@ demo: build/kserve
 # Debian 12 packages for everything above (run as root; idempotent)
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev curl \
             libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libxgboost-dev libpython3-dev \
+            libfyaml-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev sqlite3 \
             python3 python3-numpy python3-sklearn python3-joblib python3-pandas python3-xgboost \
             python3-pytest python3-requests libcmocka-dev wrk hey nginx-light
 
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+	# node/npm run the S3-compatible test server (s3rver); the machine image may already have them
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
 
 clean:
 	rm -rf build build-asan build-fuzz
