@@ -58,6 +58,8 @@ void ks_arena_destroy(ks_arena_t *a);
 void ks_arena_reset(ks_arena_t *a);
 /* 16-byte aligned allocation valid until the next reset; NULL over the cap. */
 void *ks_arena_alloc(ks_arena_t *a, size_t n);
+/* The same without the cap: for a library's own bounded state that cannot handle NULL. */
+void *ks_arena_alloc_nocap(ks_arena_t *a, size_t n);
 /* Copies n bytes (plus a NUL) into the arena. */
 char *ks_arena_strndup(ks_arena_t *a, const char *s, size_t n);
 

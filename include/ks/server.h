@@ -18,6 +18,7 @@ typedef struct ks_server_config {
     int nthread;              /* --nthread: runtime threads per prediction (1) */
     size_t max_body_size;     /* --max_body_size (bytes, K/M/G suffixes; 16M) */
     const char *protocol;     /* --protocol v1|v2 (informational) */
+    const char *predictor_host; /* --predictor_host (transformers; recorded) */
     int drain_timeout;        /* --drain_timeout seconds on SIGTERM (30) */
 } ks_server_config_t;
 

@@ -60,5 +60,7 @@ double ks_tensor_get_f64(const ks_tensor_t *t, size_t i);
 /* Half-precision helpers (IEEE binary16 and bfloat16). */
 float ks_half_to_float(uint16_t h);
 float ks_bf16_to_float(uint16_t h);
+/* float -> IEEE binary16, rounding to nearest even (overflow: infinity). */
+uint16_t ks_float_to_half(float f);
 
 #endif

@@ -84,11 +84,23 @@ int ks_buf_printf(ks_buf_t *b, const char *fmt, ...)
         b->len += (size_t)n;
         return 0;
     }
-    if ((r = ks_buf_reserve(b, (size_t)n + 1)) != 0)
+    if ((r = ks_buf_reserve(b, (size_t)n)) != 0)
         return r;
-    va_start(ap, fmt);
-    vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (b->cap - b->len > (size_t)n) {
+        va_start(ap, fmt);
+        vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    } else {
+        /* exactly at the cap: no room for vsnprintf's NUL */
+        char *tmp = malloc((size_t)n + 1);
+        if (tmp == NULL)
+            return KS_ENOMEM;
+        va_start(ap, fmt);
+        vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        memcpy(b->base + b->len, tmp, (size_t)n);
+        free(tmp);
+    }
     b->len += (size_t)n;
     return 0;
 }
@@ -146,15 +158,17 @@ void ks_arena_reset(ks_arena_t *a)
     a->used = 0;
 }
 
-void *ks_arena_alloc(ks_arena_t *a, size_t n)
+static void *arena_alloc(ks_arena_t *a, size_t n, int capped)
 {
     ks_arena_block_t *b;
     size_t sz;
 
+    if (n > SIZE_MAX - BLOCK_HDR - 16)
+        return NULL;
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;
-    if (n > a->max || a->used > a->max - n)
+    if (capped && (n > a->max || a->used > a->max - n))
         return NULL;
     /* walk the kept blocks in order before allocating a new one */
     for (b = a->head; b != NULL; b = b->next) {
@@ -165,8 +179,6 @@ void *ks_arena_alloc(ks_arena_t *a, size_t n)
             a->used += n;
             return p;
         }
-        if (b->off == 0 && b->size < n)
-            continue;
     }
     sz = n < BLOCK_MIN ? BLOCK_MIN : n;
     if ((b = malloc(BLOCK_HDR + sz)) == NULL)
@@ -184,6 +196,16 @@ void *ks_arena_alloc(ks_arena_t *a, size_t n)
     a->head = b;
     a->used += n;
     return (char *)b + BLOCK_HDR;
+}
+
+void *ks_arena_alloc(ks_arena_t *a, size_t n)
+{
+    return arena_alloc(a, n, 1);
+}
+
+void *ks_arena_alloc_nocap(ks_arena_t *a, size_t n)
+{
+    return arena_alloc(a, n, 0);
 }
 
 char *ks_arena_strndup(ks_arena_t *a, const char *s, size_t n)

@@ -46,13 +46,17 @@ int ks_json_f64(ks_buf_t *b, double v)
 
     if (!isfinite(v))
         return ks_buf_puts(b, "null");
-    if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
         /* integral values print as Python prints floats: 1.0 */
         n = snprintf(tmp, sizeof(tmp), "%.1f", v);
     } else {
+        /* the shortest that reads back the same, as Python's repr */
         n = snprintf(tmp, sizeof(tmp), "%.15g", v);
-        if (strtod(tmp, NULL) != v)
-            n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+        if (strtod(tmp, NULL) != v) {
+            n = snprintf(tmp, sizeof(tmp), "%.16g", v);
+            if (strtod(tmp, NULL) != v)
+                n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+        }
     }
     if ((r = ks_buf_reserve(b, (size_t)n)) != 0)
         return r;
@@ -68,12 +72,15 @@ int ks_json_f32(ks_buf_t *b, float v)
 
     if (!isfinite(v))
         return ks_buf_puts(b, "null");
-    if (v == (float)(int32_t)v && fabsf(v) < 1e7f) {
+    if (fabsf(v) < 1e7f && v == (float)(int32_t)v) {
         n = snprintf(tmp, sizeof(tmp), "%.1f", (double)v);
     } else {
         n = snprintf(tmp, sizeof(tmp), "%.7g", (double)v);
-        if (strtof(tmp, NULL) != v)
-            n = snprintf(tmp, sizeof(tmp), "%.9g", (double)v);
+        if (strtof(tmp, NULL) != v) {
+            n = snprintf(tmp, sizeof(tmp), "%.8g", (double)v);
+            if (strtof(tmp, NULL) != v)
+                n = snprintf(tmp, sizeof(tmp), "%.9g", (double)v);
+        }
     }
     if ((r = ks_buf_reserve(b, (size_t)n)) != 0)
         return r;

@@ -81,6 +81,39 @@ float ks_bf16_to_float(uint16_t h)
     return f;
 }
 
+uint16_t ks_float_to_half(float f)
+{
+    uint32_t x, sign, exp, man;
+    memcpy(&x, &f, 4);
+    sign = (x >> 16) & 0x8000;
+    exp = (x >> 23) & 0xff;
+    man = x & 0x7fffff;
+    if (exp == 0xff) /* inf or NaN */
+        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp > 142) /* too large: infinity */
+        return (uint16_t)(sign | 0x7c00);
+    if (exp < 113) {
+        /* subnormal or zero in half */
+        uint32_t shift, half, rem, mid;
+        if (exp < 102)
+            return (uint16_t)sign;
+        man |= 0x800000;
+        shift = 126 - exp; /* 14..24 */
+        half = man >> shift;
+        rem = man & ((1u << shift) - 1);
+        mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    {
+        uint32_t h = ((exp - 112) << 10) | (man >> 13), rem = man & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+            h++; /* may carry into the exponent, up to infinity: right */
+        return (uint16_t)(sign | h);
+    }
+}
+
 double ks_tensor_get_f64(const ks_tensor_t *t, size_t i)
 {
     const char *p = t->data;

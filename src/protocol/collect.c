@@ -103,19 +103,50 @@ int ks__collect_number(ks_collect_t *c, const char *s, size_t len)
             integral = 0;
     if (c->n == c->cap && (r = grow_slots(c)) != 0)
         return r;
+    if (integral && c->kind != KS_CK_FLOAT && c->hint_u64 && tmp[0] != '-' && (c->n == 0 || c->u64)) {
+        unsigned long long u;
+        errno = 0;
+        u = strtoull(tmp, &end, 10);
+        if (errno == 0 && *end == '\0') {
+            c->v.i[c->n++] = (int64_t)u;
+            c->kind = KS_CK_INT;
+            c->u64 = 1;
+            return 0;
+        }
+    }
     if (integral && c->kind != KS_CK_FLOAT) {
         long long v;
         errno = 0;
         v = strtoll(tmp, &end, 10);
-        if (errno == 0 && *end == '\0') {
+        /* numpy: int64 unless every value is above INT64_MAX (uint64); a mix is float64 */
+        if (errno == 0 && *end == '\0' && !c->u64) {
             c->v.i[c->n++] = v;
             c->kind = KS_CK_INT;
             return 0;
         }
-        /* out of int64 range: a float, as numpy would make it */
+        if (errno == ERANGE && tmp[0] != '-' && (c->n == 0 || c->u64)) {
+            unsigned long long u;
+            errno = 0;
+            u = strtoull(tmp, &end, 10);
+            if (errno == 0 && *end == '\0') {
+                /* above INT64_MAX: numpy makes the array uint64 */
+                c->v.i[c->n++] = (int64_t)u;
+                c->kind = KS_CK_INT;
+                c->u64 = 1;
+                return 0;
+            }
+        }
+        /* int64 next to uint64, or beyond uint64: floats, as numpy makes them */
     }
-    if (c->kind == KS_CK_INT || c->kind == KS_CK_BOOL)
-        ints_to_floats(c);
+    if (c->kind == KS_CK_INT || c->kind == KS_CK_BOOL) {
+        if (c->u64) {
+            for (size_t i = 0; i < c->n; ++i)
+                c->v.d[i] = (double)(uint64_t)c->v.i[i];
+            c->u64 = 0;
+        } else {
+            ints_to_floats(c);
+        }
+    }
     c->kind = KS_CK_FLOAT;
     c->v.d[c->n++] = strtod(tmp, NULL);
     return 0;
@@ -193,6 +224,8 @@ int ks__collect_ndim(const ks_collect_t *c)
                     goto not_integer;                                                                                      \
                 v = (int64_t)d;                                                                                            \
             } else {                                                                                                       \
+                if (c->u64 && c->v.i[i] < 0)                                                                               \
+                    goto out_of_range; /* above INT64_MAX */                                                               \
                 v = c->v.i[i];                                                                                             \
             }                                                                                                              \
             if (v < (lo) || v > (hi))                                                                                      \
@@ -221,28 +254,41 @@ int ks__collect_to_tensor(ks_collect_t *c, ks_dtype_t dtype, ks_tensor_t *t)
         return KS_EINVAL;
     }
     n = c->n;
-    if (dtype == KS_DT_BF16 || dtype == KS_DT_FP16)
-        return fail(c, KS_EINVAL, "FP16 and BF16 tensors travel only as binary data");
+    if (dtype == KS_DT_BF16)
+        return fail(c, KS_EINVAL, "BF16 tensors travel only as binary data");
     if ((out = ks_arena_alloc(c->arena, n * ks_dtype_size(dtype) + 1)) == NULL)
         return fail(c, KS_ETOOBIG, "request too large");
     switch (dtype) {
     case KS_DT_FP64: {
         double *o = out;
         for (i = 0; i < n; ++i)
-            o[i] = c->kind == KS_CK_FLOAT ? c->v.d[i] : (double)c->v.i[i];
+            o[i] = c->kind == KS_CK_FLOAT ? c->v.d[i] : c->u64 ? (double)(uint64_t)c->v.i[i] : (double)c->v.i[i];
     } break;
     case KS_DT_FP32: {
         float *o = out;
         for (i = 0; i < n; ++i)
-            o[i] = c->kind == KS_CK_FLOAT ? (float)c->v.d[i] : (float)c->v.i[i];
+            o[i] = c->kind == KS_CK_FLOAT ? (float)c->v.d[i] : c->u64 ? (float)(uint64_t)c->v.i[i] : (float)c->v.i[i];
+    } break;
+    case KS_DT_FP16: {
+        uint16_t *o = out;
+        for (i = 0; i < n; ++i)
+            o[i] = ks_float_to_half(c->kind == KS_CK_FLOAT ? (float)c->v.d[i]
+                                                           : c->u64 ? (float)(uint64_t)c->v.i[i] : (float)c->v.i[i]);
     } break;
     case KS_DT_BOOL: {
         uint8_t *o = out;
         for (i = 0; i < n; ++i) {
-            int64_t v = c->kind == KS_CK_FLOAT ? (int64_t)c->v.d[i] : c->v.i[i];
-            if ((c->kind == KS_CK_FLOAT && c->v.d[i] != 0.0 && c->v.d[i] != 1.0) || (v != 0 && v != 1))
-                return fail(c, KS_EINVAL, "BOOL data must be true/false (or 0/1)");
-            o[i] = (uint8_t)v;
+            int one;
+            if (c->kind == KS_CK_FLOAT) {
+                if (c->v.d[i] != 0.0 && c->v.d[i] != 1.0)
+                    return fail(c, KS_EINVAL, "BOOL data must be true/false (or 0/1)");
+                one = c->v.d[i] == 1.0;
+            } else {
+                if (c->v.i[i] != 0 && c->v.i[i] != 1)
+                    return fail(c, KS_EINVAL, "BOOL data must be true/false (or 0/1)");
+                one = c->v.i[i] == 1;
+            }
+            o[i] = (uint8_t)one;
         }
     } break;
     case KS_DT_INT8: CONVERT_INT(int8_t, INT8_MIN, INT8_MAX); break;
@@ -252,7 +298,14 @@ int ks__collect_to_tensor(ks_collect_t *c, ks_dtype_t dtype, ks_tensor_t *t)
     case KS_DT_UINT8: CONVERT_INT(uint8_t, 0, UINT8_MAX); break;
     case KS_DT_UINT16: CONVERT_INT(uint16_t, 0, UINT16_MAX); break;
     case KS_DT_UINT32: CONVERT_INT(uint32_t, 0, (int64_t)UINT32_MAX); break;
-    case KS_DT_UINT64: CONVERT_INT(uint64_t, 0, INT64_MAX); break;
+    case KS_DT_UINT64:
+        if (c->u64 && c->kind == KS_CK_INT) {
+            /* every slot is a uint64 bit pattern (no negative was seen) */
+            memcpy(out, c->v.i, n * sizeof(uint64_t));
+            break;
+        }
+        CONVERT_INT(uint64_t, 0, INT64_MAX);
+        break;
     default: return fail(c, KS_EINVAL, "unsupported datatype");
     }
     t->data = out;

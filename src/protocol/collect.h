@@ -24,6 +24,8 @@ typedef struct ks_collect {
     size_t count[KS_MAX_DIMS + 1];   /* elements in the open array at each depth */
     ks_collect_kind_t kind;
     int complex;                     /* objects, nulls, strings mixed with numbers */
+    int u64;                         /* KS_CK_INT slots hold uint64 (a value above INT64_MAX was seen) */
+    int hint_u64;                    /* the datatype is known to be UINT64: read integers as unsigned */
     union {
         int64_t *i;
         double *d;

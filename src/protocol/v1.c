@@ -194,7 +194,7 @@ int ks_v1_decode(ks_arena_t *a, const char *body, size_t len, ks_infer_request_t
         ks_errorf(err, errlen, "request too large");
         return KS_ETOOBIG;
     }
-    if ((r = ks__yajl_run(h, body, len, x.code, err, errlen)) != 0)
+    if ((r = ks__yajl_run(h, body, len, &x.code, err, errlen)) != 0)
         return r;
     if (x.root != ROOT_DONE) {
         ks_errorf(err, errlen, "the request body must be a JSON object");
@@ -227,7 +227,7 @@ int ks_v1_decode(ks_arena_t *a, const char *body, size_t len, ks_infer_request_t
     }
     switch (c->kind) {
     case KS_CK_BOOL: dt = KS_DT_BOOL; break;
-    case KS_CK_INT: dt = KS_DT_INT64; break;
+    case KS_CK_INT: dt = c->u64 ? KS_DT_UINT64 : KS_DT_INT64; break;
     case KS_CK_STR: dt = KS_DT_BYTES; break;
     case KS_CK_FLOAT:
     default: dt = KS_DT_FP64; break;

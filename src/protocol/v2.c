@@ -475,6 +475,7 @@ static int on_start_array(void *ctx)
         }
         if (x->field == F_DATA) {
             x->in.has_data = 1;
+            x->in.col.hint_u64 = x->in.has_datatype && x->in.dtype == KS_DT_UINT64;
             x->st = ST_DATA;
             return check(x, ks__collect_start_array(&x->in.col));
         }
@@ -549,9 +550,14 @@ static int assign_binary(ks_arena_t *a, ks_infer_request_t *req, const char *p, 
         }
         if (t->dtype == KS_DT_BYTES) {
             /* each element: 4-byte little-endian length, then the bytes */
-            ks_bytes_t *e = ks_arena_alloc(a, (t->nelem + 1) * sizeof(*e));
+            ks_bytes_t *e;
             size_t q = 0, k = 0;
-            if (e == NULL) {
+            if (t->nelem > sz / 4) {
+                ks_errorf(err, errlen, "input \"%s\": binary BYTES data does not hold %zu length-prefixed elements in %zu bytes",
+                          t->name, t->nelem, sz);
+                return KS_EINVAL;
+            }
+            if ((e = ks_arena_alloc(a, (t->nelem + 1) * sizeof(*e))) == NULL) {
                 ks_errorf(err, errlen, "request too large");
                 return KS_ETOOBIG;
             }
@@ -623,7 +629,7 @@ int ks_v2_decode(ks_arena_t *a, const char *body, size_t len, size_t json_len, k
         ks_errorf(err, errlen, "request too large");
         return KS_ETOOBIG;
     }
-    if ((r = ks__yajl_run(h, body, json_len, x.code, err, errlen)) != 0)
+    if ((r = ks__yajl_run(h, body, json_len, &x.code, err, errlen)) != 0)
         return r;
     if (x.st != ST_DONE) {
         ks_errorf(err, errlen, "the request body must be a JSON object");

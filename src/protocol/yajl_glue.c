@@ -3,12 +3,18 @@
 #include "ks/common.h"
 #include "yajl_glue.h"
 
-/* each block remembers its size so realloc can copy */
+/*
+ * Each block remembers its size so realloc can copy.  yajl does not check
+ * for NULL, so its (small, body-bounded) state ignores the arena's cap; only
+ * a real out-of-memory stops here, loudly.
+ */
 static void *arena_malloc(void *ctx, size_t sz)
 {
-    size_t *p = ks_arena_alloc(ctx, sz + 16);
-    if (p == NULL)
-        return NULL;
+    size_t *p = ks_arena_alloc_nocap(ctx, sz + 16);
+    if (p == NULL) {
+        fprintf(stderr, "kserve: out of memory in the JSON parser\n");
+        abort();
+    }
     p[0] = sz;
     return (char *)p + 16;
 }
@@ -40,7 +46,7 @@ yajl_handle ks__yajl_open(ks_arena_t *a, const yajl_callbacks *cb, void *ctx)
     return yajl_alloc(cb, &af, ctx);
 }
 
-int ks__yajl_run(yajl_handle h, const char *json, size_t len, int cb_code, char *err, size_t errlen)
+int ks__yajl_run(yajl_handle h, const char *json, size_t len, const int *cb_code, char *err, size_t errlen)
 {
     yajl_status st = yajl_parse(h, (const unsigned char *)json, len);
     if (st == yajl_status_ok)
@@ -48,7 +54,7 @@ int ks__yajl_run(yajl_handle h, const char *json, size_t len, int cb_code, char 
     if (st == yajl_status_ok)
         return 0;
     if (st == yajl_status_client_canceled)
-        return cb_code != 0 ? cb_code : KS_EINVAL;
+        return *cb_code != 0 ? *cb_code : KS_EINVAL;
     {
         unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)json, len);
         size_t at = yajl_get_bytes_consumed(h);

@@ -13,6 +13,6 @@ yajl_handle ks__yajl_open(ks_arena_t *a, const yajl_callbacks *cb, void *ctx);
  * Parses the whole of json.  Returns 0, or KS_EINVAL with "malformed JSON ..."
  * in err unless a callback already wrote its own message (cancelled).
  */
-int ks__yajl_run(yajl_handle h, const char *json, size_t len, int cb_code, char *err, size_t errlen);
+int ks__yajl_run(yajl_handle h, const char *json, size_t len, const int *cb_code, char *err, size_t errlen);
 
 #endif

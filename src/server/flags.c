@@ -23,6 +23,7 @@ const char ks_server_usage[] =
     "  --max_threads N        accepted for KServe compatibility\n"
     "  --max_body_size SIZE   largest request body, bytes or with K/M/G (default 16M); larger gets 413\n"
     "  --protocol v1|v2       protocol the runtime advertises (both are always served)\n"
+    "  --predictor_host HOST  KServe's transformer flag; accepted, a predictor has no upstream\n"
     "  --drain_timeout SECS   on SIGTERM, how long to finish requests in flight (default 30)\n"
     "  --help                 this text\n"
     "environment: PREDICT_PROBA=true makes scikit-learn models answer predict_proba\n";
@@ -174,6 +175,9 @@ int ks_server_parse_flags(int argc, char **argv, ks_server_config_t *cfg, char *
             r = parse_int(flag, v, 0, 3600, &cfg->drain_timeout, err, errlen);
         } else if (strcmp(flag, "--max_body_size") == 0) {
             r = parse_size(flag, v, &cfg->max_body_size, err, errlen);
+        } else if (strcmp(flag, "--predictor_host") == 0) {
+            /* KServe's flag for transformers; a predictor has no upstream, so it only records it */
+            cfg->predictor_host = v;
         } else if (strcmp(flag, "--protocol") == 0) {
             if (strcmp(v, "v1") != 0 && strcmp(v, "v2") != 0) {
                 ks_errorf(err, errlen, "--protocol: expected v1 or v2, got \"%s\"", v);

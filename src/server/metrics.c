@@ -74,7 +74,9 @@ int ks_metrics_render(ks_buf_t *out, ks_model_t *const *models, int nmodels)
         for (int b = 0; b <= KS_HIST_NBOUNDS; ++b) {
             cum += tot.predict_hist[b];
             r |= label(out, "request_predict_seconds_bucket", "model_name", models[m]->name);
-            if (b < KS_HIST_NBOUNDS)
+            if (b < KS_HIST_NBOUNDS && ks_hist_bounds[b] == (double)(int)ks_hist_bounds[b])
+                r |= ks_buf_printf(out, ",le=\"%.1f\"} %llu\n", ks_hist_bounds[b], (unsigned long long)cum);
+            else if (b < KS_HIST_NBOUNDS)
                 r |= ks_buf_printf(out, ",le=\"%g\"} %llu\n", ks_hist_bounds[b], (unsigned long long)cum);
             else
                 r |= ks_buf_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);

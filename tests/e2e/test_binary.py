@@ -185,3 +185,19 @@ def test_binary_large_batch(shared, ref):
     got = np.frombuffer(raws["predict"], dtype="<f4")
     exp = ref.predict("xgboost-iris", x).reshape(-1)
     assert np.allclose(got, exp, rtol=1e-6, atol=1e-7)
+
+
+INT_ROWS = [[7, 3, 5, 1], [5, 3, 1, 0], [6, 3, 5, 2], [4, 2, 1, 0]]
+
+
+@pytest.mark.parametrize("datatype", ["INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32",
+                                      "UINT64", "FP16"])
+def test_binary_input_dtypes_sklearn(shared, ref, datatype):
+    srv = shared.get("sklearn-iris")
+    x = np.array(INT_ROWS, dtype=NP_DTYPES[datatype])
+    spec, raw = binary_input(x, datatype)
+    body, headers = binary_body({"inputs": [spec]}, raw)
+    r = srv.post_raw("/v2/models/sklearn-iris/infer", body, headers=headers)
+    assert r.status_code == 200, r.content[:500]
+    out = r.json()["outputs"][0]
+    assert_same_predictions(out["data"], ref.predict("sklearn-iris", x).tolist())

@@ -97,7 +97,7 @@ CASES = [
                  id="v2-unknown-model-version-metadata"),
     pytest.param(SK, "GET", "/nope", {}, None, 404, None, id="unknown-path"),
     pytest.param(SK, "GET", "/v3/models", {}, None, 404, None, id="unknown-protocol-path"),
-    pytest.param(SK, "POST", "/v1/models/%s:bogus" % SK, JSON_CT, {"instances": [ROW]}, 404, None,
+    pytest.param(SK, "GET", "/v1/models/%s:bogus" % SK, {}, None, 404, None,
                  id="v1-unknown-verb"),
     pytest.param(SK, "GET", "/v2/models/%s/bogus" % SK, {}, None, 404, None,
                  id="v2-unknown-model-subpath"),
@@ -149,6 +149,20 @@ CASES = [
                  id="v2-xgb-unknown-datatype"),
     pytest.param(XGB, "POST", "/v2/models/%s/versions/1/infer" % XGB, JSON_CT, b"{]", 400, None,
                  id="v2-versioned-bad-json"),
+    pytest.param(SK, "POST", P2 % SK, JSON_CT, v2(shape=(1000000000, 4)), 400, None,
+                 id="v2-huge-shape-small-data"),
+    pytest.param(SK, "POST", P2 % SK, JSON_CT, v2(shape=(4611686018427387904, 4)), 400, None,
+                 id="v2-shape-product-overflows"),
+    pytest.param(SK, "POST", P2 % SK, JSON_CT, v2(shape=(1.5, 4)), 400, None,
+                 id="v2-fractional-shape"),
+    pytest.param(SK, "POST", P2 % SK, JSON_CT, v2(shape=(0, 4), data=[]), 400, None,
+                 id="v2-empty-tensor"),
+    pytest.param(SK, "POST", P2 % SK, JSON_CT, v2(shape=(1, 2, 2)), 400, None,
+                 id="v2-three-dimensional-shape"),
+    pytest.param(SK, "GET", "/v2/models/" + "m" * 10000 + "/ready", {}, None, 404, None,
+                 id="v2-very-long-model-name"),
+    pytest.param(SK, "GET", "/v2/models/%00/ready", {}, None, 404, None,
+                 id="v2-nul-in-model-name"),
     # --- binary extension problems
     pytest.param(SK, "POST", P2 % SK, {HDR: "100000", "Content-Type": BIN_CT}, _B16 + _F4, 400,
                  None, id="bin-header-length-beyond-body"),
@@ -169,6 +183,15 @@ CASES = [
     pytest.param(SK, "POST", P2 % SK, {HDR: str(len(binhdr(16, datatype="FP64"))),
                                        "Content-Type": BIN_CT},
                  binhdr(16, datatype="FP64") + _F4, 400, None, id="bin-size-does-not-match-dtype"),
+    pytest.param(SK, "POST", P2 % SK, {HDR: str(len(binhdr(-16))), "Content-Type": BIN_CT},
+                 binhdr(-16) + _F4, 400, None, id="bin-negative-binary_data_size"),
+    pytest.param(SK, "POST", P2 % SK, {HDR: str(len(binhdr("16"))), "Content-Type": BIN_CT},
+                 binhdr("16") + _F4, 400, None, id="bin-string-binary_data_size"),
+    pytest.param(SK, "POST", P2 % SK,
+                 {HDR: str(len(binhdr(16, shape=(4611686018427387904, 4)))),
+                  "Content-Type": BIN_CT},
+                 binhdr(16, shape=(4611686018427387904, 4)) + _F4, 400, None,
+                 id="bin-shape-product-overflows"),
     # --- size limit
     pytest.param(SK, "POST", P1 % SK, JSON_CT, _BIG, 413, None, id="body-over-max_body_size"),
 ]
@@ -240,10 +263,16 @@ def test_bad_request_on_keepalive_connection_then_good(shared, ref):
     b"POST /v1/models/sklearn-iris:predict HTTP/1.1\r\nHost: x\r\nContent-Length: -10\r\n\r\n{}",
     b"POST /v1/models/sklearn-iris:predict HTTP/1.1\r\nHost: x\r\nContent-Length: "
     b"99999999999999999999999\r\n\r\n{}",
-    b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
-    b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1000000 + b"\r\n\r\n",
+    b"GET /" + b"a" * 1000000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/models/sklearn-iris:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    b"Content-Length: 40\r\n\r\n{}",
+    b"POST /v1/models/sklearn-iris:predict HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\n",
 ], ids=["garbage-line", "no-path", "bad-version", "binary-junk", "content-length-abc",
-        "content-length-negative", "content-length-huge", "huge-header", "huge-path"])
+        "content-length-negative", "content-length-huge", "huge-header", "huge-path",
+        "conflicting-content-lengths", "bad-chunk-size", "five-thousand-headers"])
 def test_malformed_http(shared, ref, raw):
     """A 4xx (or a closed connection) within a bounded time; the server lives on."""
     srv = shared.get(SK)
@@ -400,4 +429,35 @@ def test_errors_under_concurrency(shared, ref):
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "client threads hung"
     assert not failures, failures[:5]
+    check_good_predict(srv, ref)
+
+
+def test_max_body_size_boundary(server, ref):
+    """A body of exactly --max_body_size bytes is served; one byte more is 413, over V1 and V2,
+    JSON and binary; the server keeps serving."""
+    srv = server(SK, args=["--max_body_size", "1000"])
+    rows = sample_rows(SK, 3, seed=5)
+
+    def padded(doc, n):
+        b = json.dumps(doc).encode()
+        assert len(b) <= n
+        return b + b" " * (n - len(b))
+
+    exact = padded({"instances": rows}, 1000)
+    r = srv.post_raw(P1 % SK, exact, headers=JSON_CT)
+    assert r.status_code == 200, r.content[:300]
+    assert r.json()["predictions"] == ref.v1(SK, rows)
+    assert_json_error(srv.post_raw(P1 % SK, exact + b" ", headers=JSON_CT), 413)
+    req = {"inputs": [{"name": "input-0", "shape": [3, 4], "datatype": "FP64",
+                       "data": np.array(rows).reshape(-1).tolist()}]}
+    assert srv.post_raw(P2 % SK, padded(req, 1000), headers=JSON_CT).status_code == 200
+    assert_json_error(srv.post_raw(P2 % SK, padded(req, 1001), headers=JSON_CT), 413)
+    hdr = binhdr(16)
+    r = srv.post_raw(P2 % SK, hdr + _F4, headers={HDR: str(len(hdr)), "Content-Type": BIN_CT})
+    assert r.status_code == 200, r.content[:300]
+    big = np.zeros((80, 4), dtype="<f4").tobytes()
+    hdr = binhdr(len(big), shape=(80, 4))
+    assert len(hdr) + len(big) > 1000
+    assert_json_error(srv.post_raw(P2 % SK, hdr + big,
+                                   headers={HDR: str(len(hdr)), "Content-Type": BIN_CT}), 413)
     check_good_predict(srv, ref)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import (MODELS, READY_TIMEOUT, RawConn, assert_json_error, assert_same_predictions,
+from conftest import (READY_TIMEOUT, RawConn, assert_json_error, assert_same_predictions,
                       http_request_bytes, sample_rows, v2_request)
 
 JSON_CT = {"Content-Type": "application/json"}
@@ -62,6 +62,10 @@ def test_readiness_and_503_before_ready(server, ref):
             time.sleep(0.02)
     assert ready, "not ready within %.0fs; seen=%r\n%s" % (READY_TIMEOUT, seen, srv.describe())
     assert not bad, bad
+    # Loading scikit-learn takes a good fraction of a second: the server listens meanwhile
+    # and says 503, as the contract has it.
+    assert 503 in seen["ready"], "never saw 503 from /v2/health/ready during startup: %r" % seen
+    assert 503 in seen["infer"], "never saw 503 from :predict during startup: %r" % seen
     r = srv.post_json("/v1/models/sklearn-iris:predict", {"instances": rows})
     assert r.status_code == 200 and r.json()["predictions"] == ref.v1("sklearn-iris", rows)
     r = srv.get("/v1/models/sklearn-iris")
@@ -301,7 +305,7 @@ def test_load_unload_concurrent_with_traffic(server, ref):
     """Inference on one model keeps working while another is loaded and unloaded."""
     import threading
     srv = server("xgboost-iris")
-    stop = time.monotonic() + 3
+    stop = time.monotonic() + 1.5
     errors = []
 
     def traffic():
@@ -410,3 +414,58 @@ def test_metrics_for_loaded_model(server, ref):
     assert metric(s, "request_predict_seconds_count", model_name="xgboost-iris") == 2
     assert metric(s, "kserve_inference_count", model="xgboost-iris") == 8
     assert metric(s, "kserve_inference_request_success", model="xgboost-iris") == 2
+
+
+def test_sigterm_under_load(server, ref):
+    """SIGTERM while clients keep sending: every answer that comes is a right one (or a 503),
+    failures are only refused/closed connections, and the process exits 0."""
+    import threading
+    srv = server("xgboost-iris", expect_exit=None)
+    rows = sample_rows("xgboost-iris", 50, seed=3)
+    expected = ref.v1("xgboost-iris", rows)
+    body = json.dumps({"instances": rows})
+    wrong, answered = [], [0]
+    stop = time.monotonic() + 4
+
+    def client():
+        s = requests.Session()
+        try:
+            while time.monotonic() < stop:
+                try:
+                    r = s.post(srv.url + "/v1/models/xgboost-iris:predict", data=body,
+                               headers=JSON_CT, timeout=(1, 5))
+                except requests.ConnectionError:
+                    if srv.proc.poll() is not None:
+                        return
+                    time.sleep(0.01)
+                    continue
+                except requests.Timeout:
+                    wrong.append("request timed out")
+                    return
+                if r.status_code == 200:
+                    answered[0] += 1
+                    try:
+                        assert_same_predictions(r.json()["predictions"], expected)
+                    except AssertionError as e:
+                        wrong.append(str(e)[:200])
+                elif r.status_code != 503:
+                    wrong.append("status %d %r" % (r.status_code, r.content[:100]))
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    n_before = answered[0]
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(timeout=10)
+    except Exception:
+        rc = "still running 10 s after SIGTERM"
+    for t in threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+    assert n_before > 0, "no request answered before SIGTERM"
+    assert not wrong, wrong[:5]
+    assert rc == 0, "exit status %r\n%s" % (rc, srv.describe())

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import (MODELS, SEED_INSTANCES, SKLEARN_MODELS, RawConn, assert_same_predictions,
+from conftest import (MODELS, SEED_INSTANCES, RawConn, assert_same_predictions,
                       http_request_bytes, sample_rows)
 
 
@@ -245,3 +245,84 @@ def test_string_labels_are_strings(shared, ref):
     assert all(isinstance(p, str) for p in preds), preds
     assert set(preds) <= {"setosa", "versicolor", "virginica"}
     assert preds == ref.v1("sklearn-iris-names", rows)
+
+
+@pytest.mark.parametrize("model", ["sklearn-iris", "xgboost-iris"])
+def test_explain_not_implemented(shared, ref, model):
+    """No explainer: :explain answers 501 with a JSON error; the model keeps serving."""
+    srv = shared.get(model)
+    rows = sample_rows(model, 2)
+    r = srv.post_json("/v1/models/%s:explain" % model, {"instances": rows})
+    assert r.status_code == 501, r.content[:300]
+    doc = r.json()
+    assert isinstance(doc.get("error"), str) and doc["error"], doc
+    r = srv.post_json("/v1/models/%s:predict" % model, {"instances": rows})
+    assert r.status_code == 200
+    assert_same_predictions(r.json()["predictions"], ref.v1(model, rows))
+
+
+@pytest.mark.parametrize("body,rows", [
+    (b'{"instances": [[6.8e0, 2.8E+0, 48e-1, 0.14e1], [6, 3.4, 4.50, 1.6000]]}',
+     [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]),
+    (b'\n {\n\t"instances" :\n [ [ 6.8 , 2.8 , 4.8 , 1.4 ] ]\n }\n ', [[6.8, 2.8, 4.8, 1.4]]),
+    (b'{"\\u0069nstances": [[5.1, 3.5, 1.4, 0.2]]}', [[5.1, 3.5, 1.4, 0.2]]),
+    (b'{"signature_name": "x", "instances": [[5.9, 3.0, 5.1, 1.8]], "extra": {"a": [1, {"b": null}]}}',
+     [[5.9, 3.0, 5.1, 1.8]]),
+    (b'{"instances": [[-0.0, 1E-300, 7, -2.5]]}', [[-0.0, 1e-300, 7, -2.5]]),
+], ids=["number-forms", "whitespace", "unicode-escaped-key", "extra-keys", "odd-numbers"])
+@pytest.mark.parametrize("model", ["sklearn-iris", "xgboost-iris"])
+def test_json_syntax_variants(shared, ref, model, body, rows):
+    """Any valid JSON spelling of the same request gives the same answer."""
+    srv = shared.get(model)
+    r = srv.post_raw("/v1/models/%s:predict" % model, body,
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.content[:300]
+    assert_same_predictions(r.json()["predictions"], ref.v1(model, rows))
+
+
+@pytest.mark.parametrize("model", ["sklearn-iris-lr", "xgboost-iris"])
+def test_extreme_values(shared, ref, model):
+    srv = shared.get(model)
+    rows = [[-1e30, 0.0, 1e-30, 3.0e38], [1e10, -1e10, 5.0, 0.5]]
+    r = srv.post_json("/v1/models/%s:predict" % model, {"instances": rows})
+    assert r.status_code == 200, r.content[:300]
+    assert_same_predictions(r.json()["predictions"], ref.v1(model, rows))
+
+
+def test_no_content_type(shared, ref):
+    srv = shared.get("sklearn-iris")
+    rows = sample_rows("sklearn-iris", 3)
+    r = srv.post_raw("/v1/models/sklearn-iris:predict", json.dumps({"instances": rows}).encode())
+    assert r.status_code == 200, r.content[:300]
+    assert r.json()["predictions"] == ref.v1("sklearn-iris", rows)
+
+
+def test_chunked_request_body(shared, ref):
+    """HTTP/1.1 chunked request bodies (streaming clients send them)."""
+    srv = shared.get("xgboost-iris")
+    rows = sample_rows("xgboost-iris", 6, seed=44)
+    body = json.dumps({"instances": rows}).encode()
+    chunks = [body[i:i + 17] for i in range(0, len(body), 17)]
+    data = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    head = http_request_bytes("POST", "/v1/models/xgboost-iris:predict", None,
+                              {"Content-Type": "application/json",
+                               "Transfer-Encoding": "chunked"})
+    conn = RawConn(srv.port)
+    try:
+        conn.send(head + data)
+        resp = conn.read_response()
+    finally:
+        conn.close()
+    assert resp.status == 200, resp
+    assert_same_predictions(resp.json()["predictions"], ref.v1("xgboost-iris", rows))
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/v2/health/ready?probe=1", {"ready": True}),
+    ("/v1/models/sklearn-iris?x=y", {"name": "sklearn-iris", "ready": True}),
+])
+def test_query_string_ignored(shared, path, expected):
+    srv = shared.get("sklearn-iris")
+    r = srv.get(path)
+    assert r.status_code == 200, r.content[:300]
+    assert r.json() == expected

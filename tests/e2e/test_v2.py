@@ -231,3 +231,16 @@ def test_v1_and_v2_agree(shared, ref, model):
     out = r2.json()["outputs"][0]
     flat = np.array(v1, dtype=object).reshape(-1).tolist() if v1 and isinstance(v1[0], list) else v1
     assert_same_predictions(out["data"], flat)
+
+
+def test_extra_fields_ignored(shared, ref):
+    """Unknown fields in the request, its inputs and parameters are ignored."""
+    srv = shared.get("xgboost-iris")
+    rows = sample_rows("xgboost-iris", 3, seed=41)
+    req = v2_request(rows, "FP32", id="x-1", parameters={"custom": "value", "n": 3})
+    req["inputs"][0]["parameters"] = {"content_type": "np"}
+    req["something_else"] = [1, 2, {"a": None}]
+    r = srv.post_json("/v2/models/xgboost-iris/infer", req)
+    assert r.status_code == 200, r.content[:300]
+    check_infer(r.json(), "xgboost-iris",
+                _expected_output(ref, "xgboost-iris", np.array(rows, dtype=np.float32)), "x-1")
