@@ -16,10 +16,10 @@ PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude $(PKG_CFLAGS) -I$(NUMPY_INC) $(WARN) -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude -Ibuild/gen $(PKG_CFLAGS) -I$(NUMPY_INC) $(WARN) -g
 CFLAGS      ?= -O2
 LIBS        := $(PKG_LIBS) -lssl -lcrypto -lpthread -lm
-ASAN_FLAGS  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_FLAGS  := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRCS    := $(wildcard src/*/*.c)
 MAIN_SRC    := src/main.c
@@ -31,12 +31,18 @@ HEADERS     := $(wildcard include/ks/*.h src/*/*.h)
 
 all: build/kserve
 
+# ---- generated: the built-in ClusterServingRuntimes, embedded from config/runtimes/ ------------
+GEN := build/gen/builtin_runtimes.inc
+$(GEN): $(wildcard config/runtimes/*.yaml) tools/embed.py
+	@mkdir -p build/gen
+	$(PYTHON) tools/embed.py builtin_runtime_files $(wildcard config/runtimes/*.yaml) > $@.tmp && mv $@.tmp $@
+
 # ---- binaries ------------------------------------------------------------------
-build/obj/%.o: %.c $(HEADERS)
+build/obj/%.o: %.c $(HEADERS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-build-asan/obj/%.o: %.c $(HEADERS)
+build-asan/obj/%.o: %.c $(HEADERS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
@@ -78,7 +84,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB     := $(filter-out src/server/model_server.c src/http/server.c,$(LIB_SRCS))
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HEADERS)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HEADERS) $(GEN)
 	@mkdir -p build-fuzz
 	clang $(filter-out -Werror,$(BASE_CFLAGS)) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $< $(FUZZ_LIB) -o $@ $(LIBS)

@@ -18,6 +18,8 @@
 #define KS_EUNAVAIL (-11)    /* not ready */
 #define KS_ENOTSUP (-95)     /* not implemented */
 #define KS_EINTERNAL (-5)    /* a runtime failed while doing its job */
+#define KS_EEXIST (-17)      /* already exists (409) */
+#define KS_ECONFLICT (-16)   /* a stale update: resourceVersion does not match (409) */
 
 /* Size of the error message buffers passed down the request path. */
 #define KS_ERRLEN 256

@@ -26,12 +26,14 @@ typedef struct ks_http_worker {
     h2o_context_t *ctx;
 } ks_http_worker_t;
 
-/* Handles one request; must answer it (synchronously) before returning. */
+/* Handles one request: answers it, or hands it to h2o (e.g. the proxy) before returning. */
 typedef void (*ks_http_handler_cb)(ks_http_worker_t *w, h2o_req_t *req, void *data);
 
 typedef struct ks_http_config {
     const char *host;
     int port;           /* 0: any free port */
+    const char *unix_path; /* listen on this Unix socket instead of host:port */
+    uint64_t proxy_io_timeout_ms; /* for handlers that proxy (0: h2o's default) */
     int workers;
     size_t max_body;    /* larger bodies get 413 */
     ks_http_handler_cb handler;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ks/http.h"
@@ -284,6 +285,28 @@ static int bind_one(const char *host, int port, char *err, size_t errlen)
     return fd;
 }
 
+static int bind_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    int fd;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        ks_errorf(err, errlen, "socket path too long: %s", path);
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    unlink(path); /* a stale socket of a dead daemon (the caller holds the state directory's lock) */
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        ks_errorf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 ks_http_server_t *ks_http_server_new(const ks_http_config_t *cfg, char *err, size_t errlen)
 {
     ks_http_server_t *s = calloc(1, sizeof(*s));
@@ -300,6 +323,8 @@ ks_http_server_t *ks_http_server_new(const ks_http_config_t *cfg, char *err, siz
     h2o_config_init(&s->globalconf);
     s->globalconf.max_request_entity_size = cfg->max_body;
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("kserve-c"));
+    if (cfg->proxy_io_timeout_ms != 0)
+        s->globalconf.proxy.io_timeout = cfg->proxy_io_timeout_ms;
     host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     h = (void *)h2o_create_handler(path, sizeof(*h));
@@ -312,6 +337,14 @@ ks_http_server_t *ks_http_server_new(const ks_http_config_t *cfg, char *err, siz
         goto error;
     for (int i = 0; i < s->nworkers; ++i)
         s->workers[i].fd = -1;
+    if (cfg->unix_path != NULL) {
+        /* one listener: every worker accepts from it */
+        if ((s->workers[0].fd = bind_unix(cfg->unix_path, err, errlen)) < 0)
+            goto error;
+        for (int i = 1; i < s->nworkers; ++i)
+            s->workers[i].fd = dup(s->workers[0].fd);
+        goto bound;
+    }
     /* the first bind picks the port when 0 was asked; the others share it */
     if ((s->workers[0].fd = bind_one(cfg->host, cfg->port, err, errlen)) < 0)
         goto error;
@@ -321,6 +354,7 @@ ks_http_server_t *ks_http_server_new(const ks_http_config_t *cfg, char *err, siz
     for (int i = 1; i < s->nworkers; ++i)
         if ((s->workers[i].fd = bind_one(cfg->host, s->port, err, errlen)) < 0)
             goto error;
+bound:
     for (int i = 0; i < s->nworkers; ++i) {
         worker_t *w = &s->workers[i];
         w->pub.id = i;

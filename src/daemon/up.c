@@ -1,0 +1,198 @@
+/*
+ * `kserve up`: the platform daemon.  One process: the API server, the store,
+ * the reconciler (with the supervisor and the storage initializer) and the
+ * ingress, each on its own threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ks/apiserver.h"
+
+static const char usage[] =
+    "usage: kserve up [options]\n"
+    "  --home DIR            state directory (default: $KSERVE_HOME, else ./.kserve)\n"
+    "  --ingress-port PORT   ingress port (default 8080; 0 picks a free one)\n"
+    "  --ingress-host ADDR   ingress address (default 127.0.0.1)\n"
+    "  --api-port PORT       also serve the API on 127.0.0.1:PORT (default: only the Unix socket <home>/api.sock)\n"
+    "  --domain DOMAIN       domain of InferenceService URLs (default example.com)\n"
+    "  --workers N           ingress event-loop threads (default: one per core)\n"
+    "  --help                this text\n";
+
+static int parse_port(const char *flag, const char *v, int *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < 0 || n > 65535) {
+        fprintf(stderr, "kserve up: %s: expected a port from 0 to 65535, got \"%s\"\n", flag, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+int ks_up_main(int argc, char **argv)
+{
+    const char *home = getenv("KSERVE_HOME"), *domain = "example.com", *ingress_host = "127.0.0.1";
+    int ingress_port = 8080, api_port = -1, workers = (int)sysconf(_SC_NPROCESSORS_ONLN), lockfd, sig;
+    char err[1024], path[PATH_MAX], sock[PATH_MAX], self[PATH_MAX], abs_home[PATH_MAX], pidbuf[32];
+    ks_store_t *store = NULL;
+    ks_supervisor_t *sup;
+    ks_ingress_t *ingress;
+    ks_reconciler_t *rec;
+    ks_apiserver_t *api, *api_tcp = NULL;
+    ks_platform_config_t pc;
+    sigset_t sigs;
+    ssize_t n;
+
+    if (home == NULL || home[0] == '\0')
+        home = ".kserve";
+    if (workers < 1)
+        workers = 1;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i], *v = NULL;
+        char flag[64];
+        const char *eq = strchr(a, '=');
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "kserve up: unexpected argument \"%s\"\n%s", a, usage);
+            return 2;
+        }
+        snprintf(flag, sizeof(flag), "%.*s", eq != NULL ? (int)(eq - a) : (int)strlen(a), a);
+        if (eq != NULL)
+            v = eq + 1;
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else {
+            fprintf(stderr, "kserve up: %s: missing value\n", flag);
+            return 2;
+        }
+        if (strcmp(flag, "--home") == 0)
+            home = v;
+        else if (strcmp(flag, "--domain") == 0)
+            domain = v;
+        else if (strcmp(flag, "--ingress-host") == 0)
+            ingress_host = v;
+        else if (strcmp(flag, "--ingress-port") == 0) {
+            if (parse_port(flag, v, &ingress_port) != 0)
+                return 2;
+        } else if (strcmp(flag, "--api-port") == 0) {
+            if (parse_port(flag, v, &api_port) != 0)
+                return 2;
+        } else if (strcmp(flag, "--workers") == 0) {
+            char *end;
+            long w = strtol(v, &end, 10);
+            if (*end != '\0' || w < 1 || w > 256) {
+                fprintf(stderr, "kserve up: --workers: expected 1 to 256, got \"%s\"\n", v);
+                return 2;
+            }
+            workers = (int)w;
+        } else {
+            fprintf(stderr, "kserve up: unknown flag %s\n%s", flag, usage);
+            return 2;
+        }
+    }
+
+    /* the state directory, and one daemon per state directory */
+    if (mkdir(home, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "kserve up: cannot create the state directory %s: %s\n", home, strerror(errno));
+        return 1;
+    }
+    if (realpath(home, abs_home) == NULL) {
+        fprintf(stderr, "kserve up: %s: %s\n", home, strerror(errno));
+        return 1;
+    }
+    home = abs_home;
+    snprintf(path, sizeof(path), "%s/kserve.lock", home);
+    if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, "kserve up: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        n = read(lockfd, pidbuf, sizeof(pidbuf) - 1);
+        pidbuf[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "kserve up: another kserve daemon (pid %s) is using the state directory %s; stop it first\n",
+                n > 0 ? strtok(pidbuf, "\n") : "?", home);
+        return 1;
+    }
+    if (ftruncate(lockfd, 0) == 0) {
+        int l = snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)getpid());
+        if (write(lockfd, pidbuf, (size_t)l) != l)
+            fprintf(stderr, "kserve up: cannot write %s\n", path);
+    }
+    if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
+        fprintf(stderr, "kserve up: cannot find my own executable\n");
+        return 1;
+    }
+    self[n] = '\0';
+
+    /* only the main thread takes signals; threads inherit the mask */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    snprintf(path, sizeof(path), "%s/store.db", home);
+    if (ks_store_open(path, &store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kserve up: %s\n", err);
+        return 1;
+    }
+    if ((sup = ks_supervisor_new(home, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "kserve up: %s\n", err);
+        return 1;
+    }
+    if ((ingress = ks_ingress_new(ingress_host, ingress_port, workers, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "kserve up: ingress: %s\n", err);
+        return 1;
+    }
+    memset(&pc, 0, sizeof(pc));
+    pc.home = home;
+    pc.domain = domain;
+    pc.self_exe = self;
+    pc.ingress_port = ks_ingress_port(ingress);
+    if ((rec = ks_reconciler_new(store, sup, ingress, &pc)) == NULL) {
+        fprintf(stderr, "kserve up: out of memory\n");
+        return 1;
+    }
+    snprintf(sock, sizeof(sock), "%s/api.sock", home);
+    if ((api = ks_apiserver_new(store, rec, sock, NULL, 0, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "kserve up: API: %s\n", err);
+        return 1;
+    }
+    if (api_port >= 0 && (api_tcp = ks_apiserver_new(store, rec, NULL, "127.0.0.1", api_port, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "kserve up: API: %s\n", err);
+        return 1;
+    }
+    if (ks_reconciler_start(rec) != 0 || ks_ingress_start(ingress, err, sizeof(err)) != 0 ||
+        ks_apiserver_start(api, err, sizeof(err)) != 0 || (api_tcp != NULL && ks_apiserver_start(api_tcp, err, sizeof(err)) != 0)) {
+        fprintf(stderr, "kserve up: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr,
+            "kserve up: state in %s; API on unix:%s; ingress on http://%s:%d (hosts <name>.<namespace>.%s); pid %d\n",
+            home, sock, ingress_host, ks_ingress_port(ingress), domain, (int)getpid());
+
+    do {
+        sig = sigwaitinfo(&sigs, NULL);
+    } while (sig != SIGTERM && sig != SIGINT);
+    fprintf(stderr, "kserve up: %s: stopping every replica\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    ks_apiserver_stop(api);
+    if (api_tcp != NULL)
+        ks_apiserver_stop(api_tcp);
+    ks_reconciler_stop(rec, 1);
+    ks_ingress_stop(ingress, 2000);
+    unlink(sock);
+    ks_store_close(store);
+    fprintf(stderr, "kserve up: stopped\n");
+    return 0;
+}

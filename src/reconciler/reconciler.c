@@ -1,0 +1,811 @@
+/*
+ * The reconciler.  See include/ks/reconciler.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ks/reconciler.h"
+#include "ks/storage.h"
+
+#define KIND_ISVC "InferenceService"
+#define KIND_REV "Revision"
+#define KIND_SR "ServingRuntime"
+#define KIND_CSR "ClusterServingRuntime"
+#define LABEL_ISVC "serving.kserve.io/inferenceservice"
+#define LABEL_COMPONENT "component"
+#define MAX_PORTS 64
+#define FAILED_AFTER_RESTARTS 2 /* a revision whose replicas crash this often is Failed */
+
+/* ---- storage jobs: one background fetch per storageUri ------------------------------ */
+
+typedef struct fetch {
+    struct fetch *next;
+    char *uri;
+    int state; /* 0 running, 1 done, -1 failed */
+    char dir[1024];
+    char err[512];
+    _Atomic uint64_t done, total;
+    struct ks_reconciler *r;
+} fetch_t;
+
+struct ks_reconciler {
+    ks_store_t *store;
+    ks_supervisor_t *sup;
+    ks_ingress_t *ingress;
+    ks_platform_config_t cfg;
+    char cache[1100], pvc[1100];
+    json_t *builtin;
+    pthread_t tid;
+    pthread_mutex_t lock; /* fetch list, poke */
+    pthread_cond_t cond;
+    int poked, stopping, running;
+    fetch_t *fetches;
+    char *routes_key;
+    uint64_t last_pass_ns;
+};
+
+static void on_progress(void *data, const char *uri, uint64_t done, uint64_t total)
+{
+    fetch_t *f = data;
+    (void)uri;
+    f->done = done;
+    f->total = total;
+}
+
+static void *fetch_main(void *arg)
+{
+    fetch_t *f = arg;
+    char dir[1024], err[512];
+    int rc;
+    err[0] = '\0';
+    rc = ks_storage_fetch(f->uri, f->r->cache, f->r->pvc, dir, sizeof(dir), on_progress, f, err, sizeof(err));
+    pthread_mutex_lock(&f->r->lock);
+    if (rc == 0) {
+        snprintf(f->dir, sizeof(f->dir), "%s", dir);
+        f->state = 1;
+    } else {
+        snprintf(f->err, sizeof(f->err), "%s", err[0] ? err : "download failed");
+        f->state = -1;
+    }
+    f->r->poked = 1;
+    pthread_cond_signal(&f->r->cond);
+    pthread_mutex_unlock(&f->r->lock);
+    fprintf(stderr, "kserve: storage: %s: %s\n", f->uri, rc == 0 ? dir : err);
+    return NULL;
+}
+
+static int is_local_uri(const char *uri)
+{
+    return strstr(uri, "://") == NULL || strncmp(uri, "file://", 7) == 0 || strncmp(uri, "pvc://", 6) == 0;
+}
+
+/*
+ * The local model directory for uri: 1 ready (dir set), 0 in progress, -1
+ * failed (err set).  Local URIs resolve at once; remote ones start a
+ * background fetch whose result a later pass picks up.  A failed fetch is
+ * retried when the failure is older than a pass (a new apply, a fixed server).
+ */
+static int model_dir(ks_reconciler_t *r, const char *uri, char *dir, size_t dlen, char *err, size_t elen,
+                     uint64_t *done, uint64_t *total)
+{
+    fetch_t *f;
+    int st;
+
+    *done = *total = 0;
+    if (is_local_uri(uri))
+        return ks_storage_fetch(uri, r->cache, r->pvc, dir, dlen, NULL, NULL, err, elen) == 0 ? 1 : -1;
+    pthread_mutex_lock(&r->lock);
+    for (f = r->fetches; f != NULL; f = f->next)
+        if (strcmp(f->uri, uri) == 0)
+            break;
+    if (f == NULL && (f = calloc(1, sizeof(*f))) != NULL) {
+        pthread_t t;
+        f->uri = strdup(uri);
+        f->r = r;
+        f->next = r->fetches;
+        r->fetches = f;
+        if (pthread_create(&t, NULL, fetch_main, f) == 0)
+            pthread_detach(t);
+        else {
+            f->state = -1;
+            snprintf(f->err, sizeof(f->err), "cannot start a download thread");
+        }
+    }
+    st = f != NULL ? f->state : -1;
+    if (st == 1)
+        snprintf(dir, dlen, "%s", f->dir);
+    else if (st == -1)
+        snprintf(err, elen, "%s", f != NULL ? f->err : "out of memory");
+    if (f != NULL) {
+        *done = f->done;
+        *total = f->total;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return st == 0 ? 0 : st;
+}
+
+/* Forgets a failed fetch so the next pass tries again (called when the spec changes). */
+static void forget_failed_fetch(ks_reconciler_t *r, const char *uri)
+{
+    fetch_t **p, *f;
+    pthread_mutex_lock(&r->lock);
+    for (p = &r->fetches; (f = *p) != NULL; p = &f->next)
+        if (f->state == -1 && strcmp(f->uri, uri) == 0) {
+            *p = f->next;
+            free(f->uri);
+            free(f);
+            break;
+        }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static const char *sget(json_t *o, const char *path)
+{
+    /* "a.b.c" */
+    char key[128];
+    const char *p = path, *dot;
+    while ((dot = strchr(p, '.')) != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+        o = json_object_get(o, key);
+        p = dot + 1;
+    }
+    return json_string_value(json_object_get(o, p));
+}
+
+static json_t *oget(json_t *o, const char *path)
+{
+    char key[128];
+    const char *p = path, *dot;
+    while ((dot = strchr(p, '.')) != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+        o = json_object_get(o, key);
+        p = dot + 1;
+    }
+    return json_object_get(o, p);
+}
+
+static char *dump(json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* revision number from "<isvc>-predictor-00042" */
+static int rev_number(const char *name)
+{
+    const char *d = strrchr(name, '-');
+    return d != NULL ? atoi(d + 1) : 0;
+}
+
+static int int_or(json_t *o, const char *k, int def)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int)json_integer_value(v) : def;
+}
+
+static int desired_replicas(json_t *isvc, json_t *predictor)
+{
+    int min = int_or(predictor, "minReplicas", 1), max = int_or(predictor, "maxReplicas", 0);
+    (void)isvc;
+    /* until the autoscaler lands, Serverless runs minReplicas too, at least one (no scale to zero yet) */
+    if (min < 1)
+        min = 1;
+    if (max > 0 && min > max)
+        min = max;
+    return min;
+}
+
+static char *find_in_path(const char *cmd)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    if (strchr(cmd, '/') != NULL || path == NULL)
+        return strdup(cmd);
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, cmd);
+        if (access(buf, X_OK) == 0)
+            return strdup(buf);
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return strdup(cmd);
+}
+
+/*
+ * The replica's command line from the runtime's container: "kserve" is this
+ * binary, {{.Name}} the isvc's name, /mnt/models the local model directory,
+ * --http_port the platform's port; the predictor's own args come last.
+ */
+static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, const char *name, const char *dir)
+{
+    json_t *cmd = json_object_get(container, "command"), *args = json_object_get(container, "args"), *x;
+    json_t *margs = json_object_get(model, "args");
+    size_t n = json_array_size(cmd) + json_array_size(args) + json_array_size(margs) + 4, k = 0, i;
+    char **argv = calloc(n + 1, sizeof(char *));
+    int have_port = 0, native;
+
+    if (argv == NULL)
+        return NULL;
+    json_array_foreach(cmd, i, x)
+    {
+        const char *s = json_string_value(x);
+        if (s == NULL)
+            continue;
+        if (k == 0)
+            argv[k++] = strcmp(s, "kserve") == 0 ? strdup(r->cfg.self_exe) : find_in_path(s);
+        else
+            argv[k++] = strdup(s);
+    }
+    native = k >= 2 && strcmp(argv[0], r->cfg.self_exe) == 0 && strcmp(argv[1], "model-server") == 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        json_t *list = pass == 0 ? args : margs;
+        json_array_foreach(list, i, x)
+        {
+            const char *s = json_string_value(x);
+            char buf[2048], *o = buf;
+            const char *p;
+            if (s == NULL)
+                continue;
+            if (strncmp(s, "--http_port", 11) == 0) {
+                argv[k++] = strdup("--http_port={{port}}");
+                have_port = 1;
+                continue;
+            }
+            /* substitute {{.Name}} and /mnt/models */
+            while (*s && o < buf + sizeof(buf) - 1100) {
+                if (strncmp(s, "{{.Name}}", 9) == 0) {
+                    o += snprintf(o, 256, "%s", name);
+                    s += 9;
+                } else if (strncmp(s, "/mnt/models", 11) == 0 && dir != NULL) {
+                    o += snprintf(o, 1024, "%s", dir);
+                    s += 11;
+                } else {
+                    *o++ = *s++;
+                }
+            }
+            *o = '\0';
+            (void)p;
+            argv[k++] = strdup(buf);
+        }
+    }
+    if (!have_port)
+        argv[k++] = strdup("--http_port={{port}}");
+    if (native)
+        argv[k++] = strdup("--http_host=127.0.0.1");
+    argv[k] = NULL;
+    return argv;
+}
+
+static char **build_env(json_t *container, json_t *model)
+{
+    json_t *lists[2] = {json_object_get(container, "env"), json_object_get(model, "env")}, *e;
+    size_t n = json_array_size(lists[0]) + json_array_size(lists[1]), k = 0, i;
+    char **env = calloc(n + 1, sizeof(char *));
+    if (env == NULL)
+        return NULL;
+    for (int l = 0; l < 2; ++l)
+        json_array_foreach(lists[l], i, e)
+        {
+            const char *name = json_string_value(json_object_get(e, "name"));
+            const char *value = json_string_value(json_object_get(e, "value"));
+            char *kv;
+            if (name == NULL)
+                continue;
+            if ((kv = malloc(strlen(name) + strlen(value ? value : "") + 2)) == NULL)
+                continue;
+            sprintf(kv, "%s=%s", name, value ? value : "");
+            env[k++] = kv;
+        }
+    return env;
+}
+
+static void free_strv(char **v)
+{
+    if (v == NULL)
+        return;
+    for (int i = 0; v[i] != NULL; ++i)
+        free(v[i]);
+    free(v);
+}
+
+/* conditions keep their lastTransitionTime while their status does not change */
+static json_t *condition(json_t *old_status, const char *type, const char *status, const char *reason, const char *msg)
+{
+    json_t *c = json_pack("{s:s, s:s}", "type", type, "status", status), *oc;
+    char now[32];
+    size_t i;
+    const char *t = NULL;
+    if (reason != NULL && reason[0])
+        json_object_set_new(c, "reason", json_string(reason));
+    if (msg != NULL && msg[0])
+        json_object_set_new(c, "message", json_string(msg));
+    json_array_foreach(json_object_get(old_status, "conditions"), i, oc)
+    {
+        const char *ot = json_string_value(json_object_get(oc, "type"));
+        const char *os = json_string_value(json_object_get(oc, "status"));
+        if (ot != NULL && strcmp(ot, type) == 0 && os != NULL && strcmp(os, status) == 0)
+            t = json_string_value(json_object_get(oc, "lastTransitionTime"));
+    }
+    if (t == NULL) {
+        ks_rfc3339(now, sizeof(now));
+        t = now;
+    }
+    json_object_set_new(c, "lastTransitionTime", json_string(t));
+    return c;
+}
+
+/* writes status only when it changed (no resourceVersion churn) */
+static void put_status(ks_reconciler_t *r, const char *kind, const char *ns, const char *name, json_t *old, json_t *st)
+{
+    char *a = old != NULL ? dump(old) : NULL, *b = dump(st);
+    if (a == NULL || b == NULL || strcmp(a, b) != 0)
+        ks_store_set_status(r->store, kind, ns, name, st);
+    free(a);
+    free(b);
+}
+
+/* ---- one InferenceService --------------------------------------------------------------- */
+
+typedef struct rev_view {
+    json_t *obj;
+    const char *name;
+    int desired, actual, ready;
+    int failed;
+    char reason[64], message[1200];
+    int exit_code;
+} rev_view_t;
+
+static void revision_status(ks_reconciler_t *r, rev_view_t *v, const char *ns, json_t *extra)
+{
+    json_t *old = json_object_get(v->obj, "status"), *st = json_object();
+    json_t *conds = json_array();
+    const char *ready = v->ready > 0 && v->ready >= v->desired ? "True" : v->failed ? "False" : "Unknown";
+    json_array_append_new(conds, condition(old, "Ready", ready, v->failed ? v->reason : "", v->failed ? v->message : ""));
+    json_object_set_new(st, "conditions", conds);
+    json_object_set_new(st, "desiredReplicas", json_integer(v->desired));
+    json_object_set_new(st, "actualReplicas", json_integer(v->actual));
+    json_object_set_new(st, "readyReplicas", json_integer(v->ready));
+    if (extra != NULL)
+        json_object_update(st, extra);
+    json_object_set_new(st, "replicas", ks_supervisor_status(r->sup, ns, v->name));
+    put_status(r, KIND_REV, ns, v->name, old, st);
+    json_decref(st);
+}
+
+static int cmp_rev(const void *a, const void *b)
+{
+    return rev_number(((const rev_view_t *)a)->name) - rev_number(((const rev_view_t *)b)->name);
+}
+
+static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, json_t *cluster_rts, ks_routes_t *routes,
+                           json_t *keep)
+{
+    const char *ns = sget(isvc, "metadata.namespace"), *name = sget(isvc, "metadata.name");
+    json_t *predictor = oget(isvc, "spec.predictor"), *model = json_object_get(predictor, "model");
+    json_t *old_status = json_object_get(isvc, "status"), *status = json_object(), *comp = json_object();
+    json_t *ns_rts = NULL, *rt = NULL, *container = NULL, *rev, *conds = json_array(), *traffic = json_array();
+    rev_view_t revs[64];
+    int nrevs = 0;
+    const char *reason = NULL, *serving_name, *prev_name;
+    char err[1200], key_buf[64], url[512], host[512], dir[1024];
+    char *key = NULL;
+    rev_view_t *latest = NULL, *serving = NULL;
+    size_t i;
+    int model_ok = 0, spec_error = 0;
+    uint64_t dl_done = 0, dl_total = 0;
+
+    (void)key_buf;
+    err[0] = '\0';
+    /* this isvc's revisions, oldest first */
+    json_array_foreach(all_revs, i, rev)
+    {
+        json_t *labels = oget(rev, "metadata.labels");
+        if (nrevs < 64 && strcmp(sget(rev, "metadata.namespace") ?: "", ns) == 0 &&
+            strcmp(json_string_value(json_object_get(labels, LABEL_ISVC)) ?: "", name) == 0) {
+            memset(&revs[nrevs], 0, sizeof(revs[0]));
+            revs[nrevs].obj = rev;
+            revs[nrevs].name = sget(rev, "metadata.name");
+            nrevs++;
+        }
+    }
+    qsort(revs, (size_t)nrevs, sizeof(revs[0]), cmp_rev);
+
+    /* the runtime */
+    ks_store_list(r->store, KIND_SR, ns, &ns_rts);
+    if (model == NULL) {
+        reason = "InvalidPredictorSpec";
+        snprintf(err, sizeof(err), "spec.predictor.model is required (containers arrive in a later version)");
+        spec_error = 1;
+    } else if ((rt = ks_select_runtime(model, ns_rts, cluster_rts, &reason, err, sizeof(err))) != NULL) {
+        container = json_array_get(oget(rt, "spec.containers"), 0);
+        if (container == NULL) {
+            reason = "InvalidRuntime";
+            snprintf(err, sizeof(err), "runtime %s has no container", sget(rt, "metadata.name"));
+            spec_error = 1;
+        }
+    } else {
+        spec_error = 1;
+    }
+
+    /* a new revision for every change of the component's spec (or of its runtime) */
+    if (!spec_error) {
+        json_t *k = json_pack("{s:O, s:O, s:s}", "predictor", predictor, "container", container, "runtime",
+                              sget(rt, "metadata.name") ?: "");
+        key = dump(k);
+        json_decref(k);
+        if (nrevs == 0 || strcmp(sget(revs[nrevs - 1].obj, "spec.key") ?: "", key) != 0) {
+            char rname[256];
+            json_t *obj, *stored = NULL;
+            int n = nrevs > 0 ? rev_number(revs[nrevs - 1].name) + 1 : 1;
+            snprintf(rname, sizeof(rname), "%s-predictor-%05d", name, n);
+            obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s}]}, s:{s:s, s:O, s:O, s:s, s:I}}",
+                            "apiVersion", "serving.knative.dev/v1", "kind", KIND_REV, "metadata", "name", rname,
+                            "namespace", ns, "labels", LABEL_ISVC, name, LABEL_COMPONENT, "predictor", "ownerReferences",
+                            "apiVersion", "serving.kserve.io/v1beta1", "kind", KIND_ISVC, "name", name, "uid",
+                            sget(isvc, "metadata.uid") ?: "", "spec", "runtime", sget(rt, "metadata.name") ?: "",
+                            "predictor", predictor, "container", container, "key", key, "generation",
+                            (json_int_t)json_integer_value(oget(isvc, "metadata.generation")));
+            if (obj != NULL && ks_store_put(r->store, KIND_REV, obj, 0, 0, &stored, NULL, 0) == 0 && stored != NULL) {
+                json_array_append_new(all_revs, stored); /* all_revs owns it */
+                if (nrevs == 64) {
+                    memmove(revs, revs + 1, sizeof(revs[0]) * 63);
+                    nrevs--;
+                }
+                memset(&revs[nrevs], 0, sizeof(revs[0]));
+                revs[nrevs].obj = stored;
+                revs[nrevs].name = sget(stored, "metadata.name");
+                nrevs++;
+                ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "RevisionCreated",
+                               "created revision %s (runtime %s)", rname, sget(rt, "metadata.name"));
+                if (sget(model, "storageUri") != NULL)
+                    forget_failed_fetch(r, sget(model, "storageUri"));
+            }
+            json_decref(obj);
+        }
+    }
+    if (nrevs > 0 && !spec_error)
+        latest = &revs[nrevs - 1];
+
+    /* the revision that serves: the one rolled out last, if it still exists */
+    serving_name = sget(old_status, "components.predictor.latestRolledoutRevision");
+    prev_name = sget(old_status, "components.predictor.previousRolledoutRevision");
+    for (int k = 0; k < nrevs; ++k)
+        if (serving_name != NULL && strcmp(revs[k].name, serving_name) == 0)
+            serving = &revs[k];
+
+    /* run the latest revision (and the serving one while they differ) */
+    for (int k = 0; k < nrevs; ++k) {
+        rev_view_t *v = &revs[k];
+        if (v != latest && v != serving)
+            continue;
+        json_t *rspec = json_object_get(v->obj, "spec"), *rmodel = oget(rspec, "predictor.model");
+        json_t *extra = json_object();
+        const char *uri = sget(rmodel, "storageUri");
+        char ferr[600];
+        int md = 1;
+        v->desired = desired_replicas(isvc, json_object_get(rspec, "predictor"));
+        ferr[0] = '\0';
+        dir[0] = '\0';
+        if (uri != NULL)
+            md = model_dir(r, uri, dir, sizeof(dir), ferr, sizeof(ferr), &dl_done, &dl_total);
+        if (md < 0) {
+            v->failed = 1;
+            snprintf(v->reason, sizeof(v->reason), "ModelLoadFailed");
+            snprintf(v->message, sizeof(v->message), "storage initializer: %s", ferr);
+            v->exit_code = 1;
+        } else if (md == 0) {
+            json_object_set_new(extra, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
+                                                             (json_int_t)dl_total));
+        } else {
+            char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL);
+            char **env = build_env(json_object_get(rspec, "container"), rmodel);
+            if (argv != NULL)
+                ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
+            json_object_set_new(extra, "modelDir", json_string(dir));
+            free_strv(argv);
+            free_strv(env);
+            if (v == latest)
+                model_ok = 1;
+        }
+        ks_supervisor_counts(r->sup, ns, v->name, &v->desired, &v->actual, &v->ready);
+        if (!v->failed && v->ready == 0 && ks_supervisor_problem(r->sup, ns, v->name, v->reason, sizeof(v->reason),
+                                                                  v->message, sizeof(v->message), &v->exit_code)) {
+            json_t *reps = ks_supervisor_status(r->sup, ns, v->name), *rp;
+            size_t j;
+            json_array_foreach(reps, j, rp) if (json_integer_value(json_object_get(rp, "restarts")) >= FAILED_AFTER_RESTARTS)
+                v->failed = 1;
+            json_decref(reps);
+            if (v->exit_code == 1 || v->exit_code == 2)
+                snprintf(v->reason, sizeof(v->reason), "ModelLoadFailed");
+        }
+        json_array_append_new(keep, json_pack("{s:s, s:s}", "namespace", ns, "revision", v->name));
+        revision_status(r, v, ns, extra);
+        json_decref(extra);
+    }
+
+    /* roll out: the latest revision takes the traffic once it is ready */
+    if (latest != NULL && latest != serving && latest->ready > 0 && latest->ready >= latest->desired) {
+        if (serving != NULL) {
+            prev_name = serving->name;
+            ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "TrafficSwitched",
+                           "100%% of traffic moved from %s to %s", serving->name, latest->name);
+        } else {
+            ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "RevisionReady", "revision %s is ready",
+                           latest->name);
+        }
+        serving = latest;
+        /* the old revision stops now that no route needs it (it drains on SIGTERM) */
+    }
+
+    /* routes */
+    snprintf(url, sizeof(url), "http://%s.%s.%s", name, ns, r->cfg.domain);
+    if (serving != NULL) {
+        int ports[MAX_PORTS], np = ks_supervisor_ready_ports(r->sup, ns, serving->name, ports, MAX_PORTS);
+        snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
+        ks_routes_add(routes, host, serving->name, 100, ports, np);
+        snprintf(host, sizeof(host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
+        ks_routes_add(routes, host, serving->name, 100, ports, np);
+        json_array_append_new(traffic, json_pack("{s:s, s:i, s:b}", "revisionName", serving->name, "percent", 100,
+                                                 "latestRevision", serving == latest));
+    }
+
+    /* status */
+    {
+        int pred_ready = serving != NULL && serving->ready > 0;
+        const char *pr_reason = "", *pr_msg = "";
+        char msgbuf[1300];
+        json_t *ms = json_object(), *states = json_object();
+        if (spec_error) {
+            pr_reason = reason;
+            pr_msg = err;
+        } else if (latest != NULL && latest->failed) {
+            pr_reason = latest->reason;
+            snprintf(msgbuf, sizeof(msgbuf), "revision %s failed: %s", latest->name, latest->message);
+            pr_msg = msgbuf;
+        } else if (!pred_ready) {
+            pr_reason = latest != NULL && !model_ok ? "ModelDownloading" : "ReplicasStarting";
+        }
+        json_array_append_new(conds, condition(old_status, "IngressReady", serving != NULL ? "True" : "Unknown", "", ""));
+        json_array_append_new(conds, condition(old_status, "PredictorReady",
+                                               pred_ready ? "True" : (spec_error || (latest && latest->failed)) ? "False" : "Unknown",
+                                               pred_ready ? "" : pr_reason, pred_ready ? "" : pr_msg));
+        json_array_append_new(conds, condition(old_status, "Ready",
+                                               pred_ready ? "True" : (spec_error || (latest && latest->failed)) ? "False" : "Unknown",
+                                               pred_ready ? "" : pr_reason, pred_ready ? "" : pr_msg));
+        /* a new revision that failed while an old one serves: Ready stays True, the failure shows in modelStatus */
+        json_object_set_new(status, "conditions", conds);
+        json_object_set_new(status, "url", json_string(url));
+        json_object_set_new(status, "address", json_pack("{s:s}", "url", url));
+        json_object_set_new(status, "observedGeneration", json_integer(json_integer_value(oget(isvc, "metadata.generation"))));
+        if (latest != NULL)
+            json_object_set_new(comp, "latestCreatedRevision", json_string(latest->name));
+        if (serving != NULL) {
+            json_object_set_new(comp, "latestReadyRevision", json_string(serving->name));
+            json_object_set_new(comp, "latestRolledoutRevision", json_string(serving->name));
+        }
+        if (latest != NULL && latest->ready > 0 && latest->ready >= latest->desired)
+            json_object_set_new(comp, "latestReadyRevision", json_string(latest->name));
+        if (prev_name != NULL && (serving == NULL || strcmp(prev_name, serving->name) != 0))
+            json_object_set_new(comp, "previousRolledoutRevision", json_string(prev_name));
+        json_object_set_new(comp, "traffic", traffic);
+        traffic = NULL;
+        json_object_set_new(comp, "url", json_string(url));
+        if (dl_total > 0 || dl_done > 0)
+            json_object_set_new(comp, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
+                                                            (json_int_t)dl_total));
+        json_object_set_new(status, "components", json_pack("{s:o}", "predictor", comp));
+        comp = NULL;
+        /* modelStatus as KServe reports it */
+        if (spec_error) {
+            json_object_set_new(ms, "transitionStatus", json_string("InvalidSpec"));
+            json_object_set_new(states, "targetModelState", json_string("FailedToLoad"));
+        } else if (latest != NULL && latest->failed) {
+            json_object_set_new(ms, "transitionStatus", json_string("BlockedByFailedLoad"));
+            json_object_set_new(states, "targetModelState", json_string("FailedToLoad"));
+        } else if (latest != NULL && latest == serving && pred_ready) {
+            json_object_set_new(ms, "transitionStatus", json_string("UpToDate"));
+            json_object_set_new(states, "targetModelState", json_string("Loaded"));
+        } else {
+            json_object_set_new(ms, "transitionStatus", json_string("InProgress"));
+            json_object_set_new(states, "targetModelState", json_string(model_ok ? "Loading" : "Pending"));
+        }
+        json_object_set_new(states, "activeModelState", json_string(pred_ready ? "Loaded" : ""));
+        json_object_set_new(ms, "states", states);
+        if (spec_error || (latest != NULL && latest->failed)) {
+            json_t *lf = json_pack("{s:s, s:s}", "reason", spec_error ? reason : latest->reason, "message",
+                                   spec_error ? err : latest->message);
+            if (!spec_error && latest->exit_code >= 0)
+                json_object_set_new(lf, "exitCode", json_integer(latest->exit_code));
+            json_object_set_new(ms, "lastFailureInfo", lf);
+        }
+        json_object_set_new(status, "modelStatus", ms);
+        {
+            json_t *reps = json_array();
+            for (int k = 0; k < nrevs; ++k)
+                if (&revs[k] == latest || &revs[k] == serving)
+                {
+                    json_t *part = ks_supervisor_status(r->sup, ns, revs[k].name);
+                    json_array_extend(reps, part);
+                    json_decref(part);
+                }
+            json_object_set_new(status, "replicas", reps);
+        }
+        /* events for failures, once per change of reason */
+        {
+            const char *old_reason = NULL;
+            size_t j;
+            json_t *oc;
+            json_array_foreach(json_object_get(old_status, "conditions"), j, oc) if (strcmp(sget(oc, "type") ?: "", "PredictorReady") == 0)
+                old_reason = sget(oc, "reason");
+            if (pr_reason[0] && (old_reason == NULL || strcmp(old_reason, pr_reason) != 0) &&
+                strcmp(pr_reason, "ReplicasStarting") != 0 && strcmp(pr_reason, "ModelDownloading") != 0)
+                ks_store_event(r->store, KIND_ISVC, ns, name, "Warning", pr_reason, "%s", pr_msg);
+        }
+    }
+    put_status(r, KIND_ISVC, ns, name, old_status, status);
+    json_decref(status);
+    json_decref(comp);
+    json_decref(traffic);
+    json_decref(ns_rts);
+    free(key);
+}
+
+/* ---- the pass ---------------------------------------------------------------------------- */
+
+static int kept(json_t *keep, const char *ns, const char *rev)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keep, i, k) if (strcmp(sget(k, "namespace"), ns) == 0 && strcmp(sget(k, "revision"), rev) == 0) return 1;
+    return 0;
+}
+
+void ks_reconciler_pass(ks_reconciler_t *r)
+{
+    json_t *isvcs = NULL, *revs = NULL, *csrs = NULL, *keep = json_array(), *x, *known;
+    ks_routes_t *routes = ks_routes_new();
+    size_t i;
+
+    ks_store_list(r->store, KIND_ISVC, NULL, &isvcs);
+    ks_store_list(r->store, KIND_REV, NULL, &revs);
+    ks_store_list(r->store, KIND_CSR, NULL, &csrs);
+    json_array_extend(csrs, r->builtin);
+
+    json_array_foreach(isvcs, i, x) reconcile_isvc(r, x, revs, csrs, routes, keep);
+
+    /* revisions of deleted isvcs go, with their events */
+    json_array_foreach(revs, i, x)
+    {
+        const char *ns = sget(x, "metadata.namespace"), *owner = json_string_value(json_object_get(oget(x, "metadata.labels"), LABEL_ISVC));
+        int found = 0;
+        size_t j;
+        json_t *y;
+        json_array_foreach(isvcs, j, y) if (strcmp(sget(y, "metadata.namespace"), ns) == 0 && owner != NULL &&
+                                            strcmp(sget(y, "metadata.name"), owner) == 0) found = 1;
+        if (!found) {
+            ks_store_delete(r->store, KIND_REV, ns, sget(x, "metadata.name"));
+            if (owner != NULL)
+                ks_store_events_delete(r->store, KIND_ISVC, ns, owner);
+        }
+    }
+    /* replicas nobody needs: stop them (drain) */
+    known = ks_supervisor_revisions(r->sup);
+    json_array_foreach(known, i, x)
+    {
+        if (!json_is_true(json_object_get(x, "removing")) && !kept(keep, sget(x, "namespace"), sget(x, "revision")))
+            ks_supervisor_remove(r->sup, sget(x, "namespace"), sget(x, "revision"));
+    }
+    json_decref(known);
+
+    /* routes: publish only a changed table */
+    if (r->routes_key == NULL || strcmp(r->routes_key, ks_routes_key(routes)) != 0) {
+        free(r->routes_key);
+        r->routes_key = strdup(ks_routes_key(routes));
+        ks_ingress_publish(r->ingress, routes);
+    } else {
+        ks_routes_free(routes);
+    }
+    json_decref(isvcs);
+    json_decref(revs);
+    json_decref(csrs);
+    json_decref(keep);
+}
+
+/* ---- the thread ------------------------------------------------------------------------ */
+
+static void *reconciler_main(void *arg)
+{
+    ks_reconciler_t *r = arg;
+    uint64_t seen = (uint64_t)-1;
+    int wait_ms = 0;
+
+    for (;;) {
+        struct timespec ts;
+        uint64_t v;
+        int sup_ms;
+
+        pthread_mutex_lock(&r->lock);
+        if (!r->poked && !r->stopping && wait_ms > 0) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)wait_ms * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        }
+        r->poked = 0;
+        if (r->stopping) {
+            pthread_mutex_unlock(&r->lock);
+            break;
+        }
+        pthread_mutex_unlock(&r->lock);
+
+        sup_ms = ks_supervisor_tick(r->sup);
+        v = ks_store_version(r->store);
+        /* a full pass when the store changed, replicas changed state, or every second */
+        if (v != seen || sup_ms < 1000 || ks_now_ns() - r->last_pass_ns > 1000000000u) {
+            seen = v;
+            ks_reconciler_pass(r);
+            r->last_pass_ns = ks_now_ns();
+            /* the pass may have declared replicas: let the supervisor start them now */
+            sup_ms = ks_supervisor_tick(r->sup);
+        }
+        ks_ingress_reclaim(r->ingress);
+        wait_ms = sup_ms < 1 ? 1 : sup_ms > 500 ? 500 : sup_ms;
+    }
+    return NULL;
+}
+
+ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_ingress_t *ingress,
+                                   const ks_platform_config_t *cfg)
+{
+    ks_reconciler_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->store = store;
+    r->sup = sup;
+    r->ingress = ingress;
+    r->cfg = *cfg;
+    snprintf(r->cache, sizeof(r->cache), "%s/models", cfg->home);
+    snprintf(r->pvc, sizeof(r->pvc), "%s/pvc", cfg->home);
+    mkdir(r->cache, 0755);
+    r->builtin = ks_builtin_runtimes();
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    return r;
+}
+
+int ks_reconciler_start(ks_reconciler_t *r)
+{
+    if (pthread_create(&r->tid, NULL, reconciler_main, r) != 0)
+        return KS_EINTERNAL;
+    r->running = 1;
+    return 0;
+}
+
+void ks_reconciler_poke(ks_reconciler_t *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->poked = 1;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void ks_reconciler_stop(ks_reconciler_t *r, int stop_replicas)
+{
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    if (r->running)
+        pthread_join(r->tid, NULL);
+    r->running = 0;
+    if (stop_replicas)
+        ks_supervisor_shutdown(r->sup, 30000);
+}
