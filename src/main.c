@@ -8,6 +8,7 @@
 #include "ks/cli.h"
 #include "ks/server.h"
 #include "ks/storage.h"
+#include "ks/zygote.h"
 
 static int version_main(int argc, char **argv)
 {
@@ -32,6 +33,7 @@ static const struct {
     {"delete", ks_cli_delete_main, "delete resources: delete isvc NAME, delete -f FILE"},
     {"wait", ks_cli_wait_main, "wait for a condition: wait isvc NAME --for=condition=Ready"},
     {"logs", ks_cli_logs_main, "print the replicas' logs: logs isvc NAME [-f] [--tail N]"},
+    {"zygote", ks_zygote_main, "(internal) fork server for scikit-learn replicas, started by kserve up"},
     {"version", version_main, "print the version"},
 };
 

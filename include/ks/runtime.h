@@ -61,6 +61,11 @@ struct ks_model {
 extern const ks_runtime_t ks_runtime_xgboost;
 extern const ks_runtime_t ks_runtime_sklearn;
 
+/* The zygote's hooks into the embedded interpreter (src/runtimes/sklearn.c). */
+int ks_sklearn_preload(char *err, size_t errlen);
+void ks_sklearn_before_fork(void);
+void ks_sklearn_after_fork(int child);
+
 /*
  * Finds the single model file in dir and its runtime, as KServe does: every
  * regular file whose name ends in a known extension counts; none or more

@@ -40,9 +40,21 @@ void ks_supervisor_free(ks_supervisor_t *s);
  */
 int ks_supervisor_set(ks_supervisor_t *s, const char *ns, const char *rev, int replicas, char *const *argv,
                       char *const *env, const char *health_path);
+/*
+ * Replicas of the revision start by forking the zygote (include/ks/zygote.h)
+ * when one is available: scikit-learn replicas then skip the interpreter's
+ * start-up.  Falls back to fork and exec.
+ */
+void ks_supervisor_prefer_zygote(ks_supervisor_t *s, const char *ns, const char *rev, int on);
+/* Where the zygote listens and writes exit statuses. */
+void ks_supervisor_set_zygote(ks_supervisor_t *s, const char *sock_path, const char *status_dir);
+
 /* Stops every replica of the revision (SIGTERM, then SIGKILL after grace) and forgets it once they are gone. */
 void ks_supervisor_remove(ks_supervisor_t *s, const char *ns, const char *rev);
-/* Does the work: reaps, health-checks, starts, restarts, kills.  Returns ms until it wants the next tick. */
+/*
+ * Does the work: reaps, health-checks, starts, restarts, kills.  Returns ms
+ * until it wants the next tick, 0 when a replica changed state.
+ */
 int ks_supervisor_tick(ks_supervisor_t *s);
 
 /* Ready replicas' ports of a revision into ports[max]; returns how many. */

@@ -695,6 +695,56 @@ static int syntax_error(loader_t *ld, struct fy_diag *diag, struct fy_parser *fy
     return fail(ld, KS_EINVAL, 0, 0, "invalid YAML");
 }
 
+/* Length of the UTF-8 sequence at p (at most n bytes), 0 when it is not valid UTF-8. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        len = 2, cp = p[0] & 0x1Fu;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        len = 3, cp = p[0] & 0x0Fu;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        len = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; ++i) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/*
+ * The input must be UTF-8 text without NUL bytes.  Checked before libfyaml sees it: besides giving
+ * a clear message, libfyaml 0.7.12 loops forever on some invalid UTF-8 (in a directive line).
+ */
+static int check_text(loader_t *ld, const unsigned char *p, size_t len)
+{
+    int line = 1, col = 1;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = p[i] == '\0' ? 0 : utf8_len(p + i, len - i);
+        if (n == 0)
+            return fail(ld, KS_EINVAL, line, col, p[i] == '\0' ? "NUL character in the input (not a text file?)"
+                                                                : "the input is not valid UTF-8");
+        if (p[i] == '\n')
+            ++line, col = 1;
+        else
+            ++col;
+        i += n;
+    }
+    return 0;
+}
+
 int ks_yaml_load(const char *text, size_t len, const char *file, ks_doc_list_t *out, char *err, size_t errlen)
 {
     struct fy_diag_cfg dcfg;
@@ -717,13 +767,8 @@ int ks_yaml_load(const char *text, size_t len, const char *file, ks_doc_list_t *
         return fail(&ld, KS_ETOOBIG, 0, 0, "larger than %u bytes", KS_RESOURCE_MAX_BYTES);
     if (text == NULL || len == 0)
         return 0; /* no documents */
-    if (memchr(text, '\0', len) != NULL) {
-        const char *z = memchr(text, '\0', len);
-        int line = 1, col = 1;
-        for (const char *p = text; p < z; ++p)
-            *p == '\n' ? (++line, col = 1) : ++col;
-        return fail(&ld, KS_EINVAL, line, col, "NUL character in the input (not a text file?)");
-    }
+    if ((r = check_text(&ld, (const unsigned char *)text, len)) != 0)
+        return r;
 
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;

@@ -126,8 +126,8 @@ static int apply_one(ks__cli_client_t *c, const ks_doc_t *d)
         verb = "configured";
     }
     if (status < 200 || status >= 300) {
-        snprintf(context, sizeof(context), "error when %s \"%s\"", strcmp(verb, "created") == 0 ? "creating" : "replacing",
-                 d->file);
+        snprintf(context, sizeof(context), "error when %s \"%s\"",
+                 strcmp(verb, "created") == 0 ? "creating" : "replacing", d->file);
         ks__cli_print_status(k, name, status, reply, context);
         r = KS_EINTERNAL;
         goto out;

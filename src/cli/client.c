@@ -415,6 +415,11 @@ void ks__cli_files_free(char **files, size_t n)
     free(files);
 }
 
+int ks__cli_path_segment_ok(const char *s)
+{
+    return s != NULL && *s != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
 void ks__cli_sleep_ms(int64_t ms)
 {
     struct timespec ts;

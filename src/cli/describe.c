@@ -320,7 +320,8 @@ static void component_section(ks_buf_t *b, const char *name, json_t *comp)
                 snprintf(pct, sizeof(pct), "%g%%", json_number_value(p));
             else
                 pct[0] = '\0';
-            snprintf(latest, sizeof(latest), "%s", json_is_true(json_object_get(t, "latestRevision")) ? "true" : "false");
+            snprintf(latest, sizeof(latest), "%s",
+                     json_is_true(json_object_get(t, "latestRevision")) ? "true" : "false");
             ks_cli_table_rowv(&tt, json_string_value(json_object_get(t, "revisionName")), pct,
                               json_string_value(json_object_get(t, "tag")), latest);
         }
@@ -406,7 +407,8 @@ static void revisions_section(ks__cli_client_t *c, ks_buf_t *b, const char *ns, 
         else
             reps[0] = '\0';
         ks_cli_age_since(age, sizeof(age), ks_cli_json_str(rev, "metadata.creationTimestamp"), now);
-        ks_cli_table_rowv(&t, ks_cli_json_str(rev, "metadata.name"), json_string_value(json_object_get(ready, "status")),
+        ks_cli_table_rowv(&t, ks_cli_json_str(rev, "metadata.name"),
+                          json_string_value(json_object_get(ready, "status")),
                           one_line(reason, sizeof(reason), json_string_value(json_object_get(ready, "reason"))), reps,
                           age);
     }
@@ -443,7 +445,8 @@ static void replicas_section(ks__cli_client_t *c, ks_buf_t *b, const char *ns, j
     {
         char pid[32], port[32], restarts[32], reason[512];
         ks_cli_table_rowv(&t, ks_cli_json_str(rep, "name"), ks_cli_json_str(rep, "revision"),
-                          ks_cli_json_text(rep, "pid", pid, sizeof(pid)), ks_cli_json_text(rep, "port", port, sizeof(port)),
+                          ks_cli_json_text(rep, "pid", pid, sizeof(pid)),
+                          ks_cli_json_text(rep, "port", port, sizeof(port)),
                           ks_cli_json_str(rep, "state"), ks_cli_json_text(rep, "restarts", restarts, sizeof(restarts)),
                           one_line(reason, sizeof(reason), ks_cli_json_str(rep, "reason")));
     }
@@ -461,7 +464,7 @@ static void replicas_section(ks__cli_client_t *c, ks_buf_t *b, const char *ns, j
                       msg != NULL ? msg : "");
         ks_buf_puts(b, "    Last log lines:\n");
         /* the log file has whole lines; the status carries a short tail */
-        if (rev == NULL || strchr(name, '/') != NULL || strchr(rev, '/') != NULL ||
+        if (!ks__cli_path_segment_ok(ns) || !ks__cli_path_segment_ok(rev) || !ks__cli_path_segment_ok(name) ||
             file_tail(b, c->home, ns, rev, name, "      ") != 0)
             text_lines(b, lines, "      ");
     }

@@ -85,6 +85,9 @@ int ks__cli_read_file(const char *path, char **text, size_t *len, char *err, siz
 int ks__cli_expand_files(char **paths, size_t npaths, char ***out, size_t *n, char *err, size_t errlen);
 void ks__cli_files_free(char **files, size_t n);
 
+/* Is s usable as one directory name of a path ($KSERVE_HOME/logs/<ns>/<rev>/...)? No "/", not "." or "..". */
+int ks__cli_path_segment_ok(const char *s);
+
 /* Sleeps ms milliseconds (returns early on a signal). */
 void ks__cli_sleep_ms(int64_t ms);
 

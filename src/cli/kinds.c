@@ -6,11 +6,12 @@
 
 #include "ks/cli.h"
 
+/* id, Kind, singular, plural, group, version, short name, namespaced, read only */
 static const ks_cli_kind_t kinds[] = {
-    {KS_CLI_ISVC, "InferenceService", "inferenceservice", "inferenceservices", "serving.kserve.io", "v1beta1", "isvc", 1,
-     0},
-    {KS_CLI_SERVINGRUNTIME, "ServingRuntime", "servingruntime", "servingruntimes", "serving.kserve.io", "v1alpha1", NULL,
-     1, 0},
+    {KS_CLI_ISVC, "InferenceService", "inferenceservice", "inferenceservices", "serving.kserve.io", "v1beta1",
+     "isvc", 1, 0},
+    {KS_CLI_SERVINGRUNTIME, "ServingRuntime", "servingruntime", "servingruntimes", "serving.kserve.io", "v1alpha1",
+     NULL, 1, 0},
     {KS_CLI_CLUSTERSERVINGRUNTIME, "ClusterServingRuntime", "clusterservingruntime", "clusterservingruntimes",
      "serving.kserve.io", "v1alpha1", NULL, 0, 0},
     {KS_CLI_REVISION, "Revision", "revision", "revisions", "serving.knative.dev", "v1", "rev", 1, 1},

@@ -332,13 +332,18 @@ int ks_cli_logs_main(int argc, char **argv)
         rc = KS_CLI_FAIL;
         goto out;
     }
+    if (!ks__cli_path_segment_ok(ns) || !ks__cli_path_segment_ok(rev)) {
+        fprintf(stderr, "error: namespace \"%s\" or revision \"%s\" cannot name a log directory\n", ns, rev);
+        rc = KS_CLI_FAIL;
+        goto out;
+    }
     snprintf(dir, sizeof(dir), "%s/logs/%s/%s", client.home, ns, rev);
 
     /* the listed replicas; every file of the revision when none is listed */
     json_array_foreach(replicas, i, rep)
     {
         const char *name = json_string_value(json_object_get(rep, "name"));
-        if (name != NULL && strchr(name, '/') == NULL)
+        if (ks__cli_path_segment_ok(name))
             add_file(&set, dir, name, 1);
     }
     scan_dir(&set, dir, json_array_size(replicas) == 0);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ks/apiserver.h"
+#include "ks/zygote.h"
 
 static const char usage[] =
     "usage: kserve up [options]\n"
@@ -23,6 +24,7 @@ static const char usage[] =
     "  --api-port PORT       also serve the API on 127.0.0.1:PORT (default: only the Unix socket <home>/api.sock)\n"
     "  --domain DOMAIN       domain of InferenceService URLs (default example.com)\n"
     "  --workers N           ingress event-loop threads (default: one per core)\n"
+    "  --no-zygote           start scikit-learn replicas by exec instead of forking a warm Python (slower start)\n"
     "  --help                this text\n";
 
 static int parse_port(const char *flag, const char *v, int *out)
@@ -37,10 +39,46 @@ static int parse_port(const char *flag, const char *v, int *out)
     return 0;
 }
 
+/*
+ * The zygote: a child that starts Python and imports scikit-learn now, so
+ * that scikit-learn replicas fork from it later (include/ks/zygote.h).  Its
+ * padding argument is room for the replicas' command lines.
+ */
+static int start_zygote(const char *home, const char *self, ks_supervisor_t *sup)
+{
+    char sock[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], pad[1600];
+    pid_t pid;
+    int fd;
+
+    snprintf(sock, sizeof(sock), "%s/zygote.sock", home);
+    snprintf(dir, sizeof(dir), "%s/zygote", home);
+    snprintf(log, sizeof(log), "%s/logs/zygote.log", home);
+    memset(pad, ' ', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close_range(3, ~0U, 0);
+        execl(self, self, "zygote", sock, dir, pad, (char *)NULL);
+        _exit(127);
+    }
+    close(fd);
+    if (pid < 0)
+        return -1;
+    ks_supervisor_set_zygote(sup, sock, dir);
+    return 0;
+}
+
 int ks_up_main(int argc, char **argv)
 {
     const char *home = getenv("KSERVE_HOME"), *domain = "example.com", *ingress_host = "127.0.0.1";
-    int ingress_port = 8080, api_port = -1, workers = (int)sysconf(_SC_NPROCESSORS_ONLN), lockfd, sig;
+    int ingress_port = 8080, api_port = -1, workers = (int)sysconf(_SC_NPROCESSORS_ONLN), lockfd, sig, zygote = 1;
     char err[1024], path[PATH_MAX], sock[PATH_MAX], self[PATH_MAX], abs_home[PATH_MAX], pidbuf[32];
     ks_store_t *store = NULL;
     ks_supervisor_t *sup;
@@ -62,6 +100,10 @@ int ks_up_main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (strcmp(a, "--no-zygote") == 0) {
+            zygote = 0;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "kserve up: unexpected argument \"%s\"\n%s", a, usage);
@@ -151,6 +193,8 @@ int ks_up_main(int argc, char **argv)
         fprintf(stderr, "kserve up: %s\n", err);
         return 1;
     }
+    if (zygote && start_zygote(home, self, sup) != 0)
+        fprintf(stderr, "kserve up: no zygote: scikit-learn replicas will start by exec\n");
     if ((ingress = ks_ingress_new(ingress_host, ingress_port, workers, err, sizeof(err))) == NULL) {
         fprintf(stderr, "kserve up: ingress: %s\n", err);
         return 1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ks/reconciler.h"
+#include "ks/runtime.h"
 #include "ks/storage.h"
 
 #define KIND_ISVC "InferenceService"
@@ -29,6 +30,7 @@ typedef struct fetch {
     char dir[1024];
     char err[512];
     _Atomic uint64_t done, total;
+    uint64_t logged_ns; /* last progress line in the daemon log */
     struct ks_reconciler *r;
 } fetch_t;
 
@@ -51,9 +53,18 @@ struct ks_reconciler {
 static void on_progress(void *data, const char *uri, uint64_t done, uint64_t total)
 {
     fetch_t *f = data;
-    (void)uri;
+    uint64_t now = ks_now_ns();
     f->done = done;
     f->total = total;
+    /* a line a second in the daemon log; describe shows the same from status */
+    if (now - f->logged_ns >= 1000000000u) {
+        f->logged_ns = now;
+        if (total > 0)
+            fprintf(stderr, "kserve: storage: %s: %.1f of %.1f MB (%d%%)\n", uri, (double)done / 1e6, (double)total / 1e6,
+                    (int)(done * 100 / total));
+        else
+            fprintf(stderr, "kserve: storage: %s: %.1f MB\n", uri, (double)done / 1e6);
+    }
 }
 
 static void *fetch_main(void *arg)
@@ -106,6 +117,8 @@ static int model_dir(ks_reconciler_t *r, const char *uri, char *dir, size_t dlen
         pthread_t t;
         f->uri = strdup(uri);
         f->r = r;
+        f->logged_ns = ks_now_ns();
+        fprintf(stderr, "kserve: storage: fetching %s\n", uri);
         f->next = r->fetches;
         r->fetches = f;
         if (pthread_create(&t, NULL, fetch_main, f) == 0)
@@ -506,8 +519,16 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         } else {
             char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL);
             char **env = build_env(json_object_get(rspec, "container"), rmodel);
-            if (argv != NULL)
+            if (argv != NULL) {
+                const ks_runtime_t *mrt = NULL;
+                char *mpath = NULL;
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
+                /* a scikit-learn model on the native server: fork it from the warm zygote */
+                if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
+                    strcmp(argv[1], "model-server") == 0 && ks_model_find(dir, &mrt, &mpath, ferr, sizeof(ferr)) == 0)
+                    ks_supervisor_prefer_zygote(r->sup, ns, v->name, mrt == &ks_runtime_sklearn);
+                free(mpath);
+            }
             json_object_set_new(extra, "modelDir", json_string(dir));
             free_strv(argv);
             free_strv(env);
@@ -748,8 +769,8 @@ static void *reconciler_main(void *arg)
 
         sup_ms = ks_supervisor_tick(r->sup);
         v = ks_store_version(r->store);
-        /* a full pass when the store changed, replicas changed state, or every second */
-        if (v != seen || sup_ms < 1000 || ks_now_ns() - r->last_pass_ns > 1000000000u) {
+        /* a full pass when the store changed, a replica changed state, or every second */
+        if (v != seen || sup_ms == 0 || ks_now_ns() - r->last_pass_ns > 1000000000u) {
             seen = v;
             ks_reconciler_pass(r);
             r->last_pass_ns = ks_now_ns();

@@ -177,6 +177,46 @@ out:
     return r != 0 ? KS_EINTERNAL : 0;
 }
 
+/*
+ * For the zygote: starts the interpreter and imports scikit-learn's usual
+ * estimator modules, so that replicas forked from it load a model in
+ * milliseconds and share those pages.
+ */
+int ks_sklearn_preload(char *err, size_t errlen)
+{
+    static const char mods[] = "import sklearn, sklearn.base, sklearn.utils, sklearn.svm, sklearn.linear_model, "
+                               "sklearn.ensemble, sklearn.tree, sklearn.pipeline, sklearn.preprocessing, "
+                               "sklearn.neighbors, sklearn.naive_bayes, sklearn.compose, sklearn.impute\n";
+    int r;
+    if ((r = py_start(err, errlen)) != 0)
+        return r;
+    gil_take();
+    if (PyRun_SimpleString(mods) != 0)
+        fprintf(stderr, "kserve zygote: some scikit-learn modules did not import; models will import them\n");
+    gil_drop();
+    return 0;
+}
+
+/* Around fork() in a process that runs Python (the zygote): the interpreter's own fork protocol. */
+void ks_sklearn_before_fork(void)
+{
+    if (!py_ready)
+        return;
+    gil_take();
+    PyOS_BeforeFork();
+}
+
+void ks_sklearn_after_fork(int child)
+{
+    if (!py_ready)
+        return;
+    if (child)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    gil_drop();
+}
+
 static int predict_proba_wanted(void)
 {
     const char *v = getenv("PREDICT_PROBA");

@@ -133,7 +133,7 @@ static int cached(const char *uri, const ks__storage_uri_t *u, const char *cache
     }
     f.work = work;
     f.dir = model;
-    if (u->scheme != KS__STORAGE_LOCAL && u->scheme != KS__STORAGE_PVC && (f.curl = curl_easy_init()) == NULL) {
+    if (u->scheme != KS__STORAGE_LOCAL && u->scheme != KS__STORAGE_PVC && (f.curl = ks__storage_curl_new()) == NULL) {
         ks_errorf(err, errlen, "out of memory");
         r = KS_ENOMEM;
         goto cleanup;

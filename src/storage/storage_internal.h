@@ -127,6 +127,9 @@ typedef struct ks__storage_fetch {
     size_t errlen;
 } ks__storage_fetch_t;
 
+/* A new easy handle, after libcurl's one-time global setup (thread-safe); NULL without memory. */
+CURL *ks__storage_curl_new(void);
+
 /*
  * GETs url into body (capped at max bytes; KS_ETOOBIG above).  An HTTP status
  * of 400 or more gives KS_ENOENT (404) or KS_EUNAVAIL with the status and the

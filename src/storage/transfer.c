@@ -32,6 +32,12 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+CURL *ks__storage_curl_new(void)
+{
+    pthread_once(&curl_once, curl_init);
+    return curl_easy_init();
+}
+
 void ks__storage_auth_free(ks__storage_auth_t *a)
 {
     curl_slist_free_all(a->headers);
@@ -264,7 +270,6 @@ int ks__storage_get_buf(ks__storage_fetch_t *f, const char *url, const ks__stora
     sink_t s = {.f = f, .body = body, .fd = -1, .max = max};
     int r;
 
-    pthread_once(&curl_once, curl_init);
     body->max = max;
     ks_buf_init(&s.errbody, ERROR_BODY_MAX);
     r = get(f, url, auth, &s, KS__STORAGE_LIST_TIMEOUT);
@@ -280,7 +285,6 @@ int ks__storage_get_file(ks__storage_fetch_t *f, const char *url, const ks__stor
     char shown[1024];
     int r;
 
-    pthread_once(&curl_once, curl_init);
     if ((s.fd = ks__storage_create_file(f->dirfd, rel, 0644)) < 0) {
         ks_errorf(f->err, f->errlen, "creating %s/%s: %s", f->dir, rel, strerror(-s.fd));
         return s.fd == -ENAMETOOLONG ? KS_EINVAL : KS_EINTERNAL;

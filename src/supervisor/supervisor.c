@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ks/supervisor.h"
+#include "ks/zygote.h"
 
 #define GRACE_MS 30000        /* SIGTERM to SIGKILL, as Kubernetes' default */
 #define BACKOFF_MIN_MS 100
@@ -26,6 +27,7 @@ typedef struct replica {
     pid_t pid;
     int port;
     int child; /* ours to waitpid; adopted ones are watched with kill(0) */
+    int zygote; /* forked by the zygote: it records the exit status */
     unsigned long long starttime;
     ks_replica_state_t state;
     int restarts;
@@ -45,11 +47,14 @@ typedef struct revset {
     int desired;
     int seq;
     int removing;
+    int use_zygote;
     replica_t *replicas;
 } revset_t;
 
 struct ks_supervisor {
     char home[1024];
+    char zygote_sock[1100];
+    char zygote_dir[1100];
     revset_t *sets;
     int dirty;
 };
@@ -395,6 +400,19 @@ static void terminate(replica_t *r)
     }
 }
 
+void ks_supervisor_prefer_zygote(ks_supervisor_t *s, const char *ns, const char *rev, int on)
+{
+    revset_t *rs = find_set(s, ns, rev);
+    if (rs != NULL)
+        rs->use_zygote = on;
+}
+
+void ks_supervisor_set_zygote(ks_supervisor_t *s, const char *sock_path, const char *status_dir)
+{
+    snprintf(s->zygote_sock, sizeof(s->zygote_sock), "%s", sock_path);
+    snprintf(s->zygote_dir, sizeof(s->zygote_dir), "%s", status_dir);
+}
+
 void ks_supervisor_remove(ks_supervisor_t *s, const char *ns, const char *rev)
 {
     revset_t *rs = find_set(s, ns, rev);
@@ -435,6 +453,23 @@ static int start(ks_supervisor_t *s, revset_t *rs, replica_t *r)
     mkdirs(dir);
     log_path(s, rs, r, lpath, sizeof(lpath));
     fd = open(lpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (rs->use_zygote && s->zygote_sock[0] && fd >= 0) {
+        char zerr[256];
+        pid = ks_zygote_spawn(s->zygote_sock, argv, rs->env, fd, zerr, sizeof(zerr));
+        if (pid > 0) {
+            close(fd);
+            free_argv(argv);
+            r->pid = pid;
+            r->child = 0;
+            r->zygote = 1;
+            r->starttime = proc_starttime(pid);
+            r->state = KS_REP_STARTING;
+            r->started_ns = now_ns();
+            s->dirty = 1;
+            return 0;
+        }
+        /* no zygote (yet): start it the ordinary way */
+    }
     pid = fork();
     if (pid == 0) {
         /* the child: only async-signal-safe calls until exec */
@@ -469,6 +504,7 @@ static int start(ks_supervisor_t *s, revset_t *rs, replica_t *r)
     }
     r->pid = pid;
     r->child = 1;
+    r->zygote = 0;
     r->starttime = proc_starttime(pid);
     r->state = KS_REP_STARTING;
     r->started_ns = now_ns();
@@ -575,7 +611,7 @@ int ks_supervisor_tick(ks_supervisor_t *s)
         /* adopted processes are not our children: watch them */
         for (r = rs->replicas; r != NULL; r = r->next)
             if (r->pid > 0 && !r->child && (kill(r->pid, 0) != 0 || proc_starttime(r->pid) != r->starttime))
-                exited(s, rs, r, -1);
+                exited(s, rs, r, r->zygote ? ks_zygote_exit_status(s->zygote_dir, r->pid) : -1);
         for (r = rs->replicas; r != NULL; r = r->next)
             if (r->state != KS_REP_TERMINATING)
                 alive++;
@@ -653,8 +689,11 @@ int ks_supervisor_tick(ks_supervisor_t *s)
         }
         rsp = &rs->next;
     }
-    if (s->dirty)
+    if (s->dirty) {
+        /* something changed (a replica started, got ready, exited): the reconciler should look now */
         persist(s);
+        return 0;
+    }
     return want;
 }
 
