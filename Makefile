@@ -6,7 +6,7 @@
 #   make check-asan  only the sanitizer run
 #   make fuzz        every libFuzzer target for FUZZ_SECONDS each (default 30) under ASan+UBSan
 #   make bench       the benchmarks in bench/ (wrk against nginx and against the server)
-#   make demo        serve the seed's sklearn-iris on 127.0.0.1:8080
+#   make demo        the platform (kserve up) with the seed's sklearn-iris applied, ingress on 127.0.0.1:8080
 
 PYTHON      := /usr/bin/python3
 CC          ?= cc
@@ -97,10 +97,7 @@ bench: build/kserve
 	bash bench/run.sh
 
 demo: build/kserve
-	@mkdir -p build/demo
-	$(PYTHON) tests/tools/train_models.py build/demo sklearn-iris
-	@echo "try: curl -s -H 'Content-Type: application/json' http://127.0.0.1:8080/v1/models/sklearn-iris:predict -d '{\"instances\": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]}'"
-	./build/kserve model-server --model_name sklearn-iris --model_dir build/demo/sklearn-iris --http_port 8080 --http_host 127.0.0.1
+	bash tools/demo.sh
 
 # Debian 12 packages for everything above (run as root; idempotent)
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev curl \

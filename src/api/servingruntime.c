@@ -107,27 +107,31 @@ static const ks_field_t container_fields[] = {
 };
 static const ks_schema_t container_schema = KS_SCHEMA(container_fields);
 
-/* Container names are unique within a runtime. */
+/* Container names are unique within a runtime (a set of the names seen: no quadratic scan). */
 static void check_container_names(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
 {
-    size_t i, j;
-    json_t *a, *b;
+    json_t *seen = json_object(), *item;
+    size_t i;
 
-    json_array_foreach(v, i, a) {
-        const char *name = json_string_value(json_object_get(a, "name"));
-        if (name == NULL)
+    if (seen == NULL) {
+        c->nomem = 1;
+        return;
+    }
+    json_array_foreach(v, i, item) {
+        json_t *name = json_object_get(item, "name"), *first;
+        if (!json_is_string(name) || strlen(json_string_value(name)) != json_string_length(name))
             continue;
-        for (j = 0; j < i; ++j) {
-            b = json_array_get(v, j);
-            if (json_is_object(b) && json_is_string(json_object_get(b, "name")) &&
-                strcmp(json_string_value(json_object_get(b, "name")), name) == 0) {
-                size_t old = ks__vpush_index(c, i);
-                ks__verr_key(c, "name", "duplicate container name \"%s\" (also containers[%zu])", name, j);
-                ks__vpop(c, old);
-                break;
-            }
+        if ((first = json_object_get(seen, json_string_value(name))) != NULL) {
+            size_t old = ks__vpush_index(c, i);
+            ks__verr_key(c, "name", "duplicate container name \"%s\" (also containers[%" JSON_INTEGER_FORMAT "])",
+                         json_string_value(name), json_integer_value(first));
+            ks__vpop(c, old);
+        } else if (json_object_set_new(seen, json_string_value(name), json_integer((json_int_t)i)) != 0) {
+            c->nomem = 1;
+            break;
         }
     }
+    json_decref(seen);
 }
 
 static const ks_field_t adapter_fields[] = {

@@ -18,6 +18,7 @@
 #define KIND_CSR "ClusterServingRuntime"
 #define LABEL_ISVC "serving.kserve.io/inferenceservice"
 #define LABEL_COMPONENT "component"
+#define ANN_HASH "serving.kserve.io/spec-hash" /* what defines the revision, hashed */
 #define MAX_PORTS 64
 #define FAILED_AFTER_RESTARTS 2 /* a revision whose replicas crash this often is Failed */
 
@@ -392,6 +393,12 @@ static void revision_status(ks_reconciler_t *r, rev_view_t *v, const char *ns, j
     json_decref(st);
 }
 
+static const char *rev_hash(json_t *rev)
+{
+    const char *h = json_string_value(json_object_get(oget(rev, "metadata.annotations"), ANN_HASH));
+    return h != NULL ? h : "";
+}
+
 static int cmp_rev(const void *a, const void *b)
 {
     return rev_number(((const rev_view_t *)a)->name) - rev_number(((const rev_view_t *)b)->name);
@@ -451,20 +458,32 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     if (!spec_error) {
         json_t *k = json_pack("{s:O, s:O, s:s}", "predictor", predictor, "container", container, "runtime",
                               sget(rt, "metadata.name") ?: "");
-        key = dump(k);
+        {
+            /* FNV-1a of the canonical text: what defines the revision */
+            char *text = dump(k);
+            uint64_t h = 1469598103934665603ull;
+            for (const char *c = text ? text : ""; *c; ++c)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            free(text);
+            key = malloc(17);
+            snprintf(key, 17, "%016llx", (unsigned long long)h);
+        }
         json_decref(k);
-        if (nrevs == 0 || strcmp(sget(revs[nrevs - 1].obj, "spec.key") ?: "", key) != 0) {
+        if (nrevs == 0 || strcmp(rev_hash(revs[nrevs - 1].obj), key) != 0) {
             char rname[256];
             json_t *obj, *stored = NULL;
             int n = nrevs > 0 ? rev_number(revs[nrevs - 1].name) + 1 : 1;
+            char gen[24];
             snprintf(rname, sizeof(rname), "%s-predictor-%05d", name, n);
-            obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:s, s:s}]}, s:{s:s, s:O, s:O, s:s, s:I}}",
+            snprintf(gen, sizeof(gen), "%lld", (long long)json_integer_value(oget(isvc, "metadata.generation")));
+            obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s}, s:[{s:s, s:s, s:s, s:s}]}, "
+                            "s:{s:s, s:O, s:O}}",
                             "apiVersion", "serving.knative.dev/v1", "kind", KIND_REV, "metadata", "name", rname,
-                            "namespace", ns, "labels", LABEL_ISVC, name, LABEL_COMPONENT, "predictor", "ownerReferences",
-                            "apiVersion", "serving.kserve.io/v1beta1", "kind", KIND_ISVC, "name", name, "uid",
-                            sget(isvc, "metadata.uid") ?: "", "spec", "runtime", sget(rt, "metadata.name") ?: "",
-                            "predictor", predictor, "container", container, "key", key, "generation",
-                            (json_int_t)json_integer_value(oget(isvc, "metadata.generation")));
+                            "namespace", ns, "labels", LABEL_ISVC, name, LABEL_COMPONENT, "predictor",
+                            "serving.knative.dev/configurationGeneration", gen, "annotations", ANN_HASH, key,
+                            "ownerReferences", "apiVersion", "serving.kserve.io/v1beta1", "kind", KIND_ISVC, "name",
+                            name, "uid", sget(isvc, "metadata.uid") ?: "", "spec", "runtime",
+                            sget(rt, "metadata.name") ?: "", "predictor", predictor, "container", container);
             if (obj != NULL && ks_store_put(r->store, KIND_REV, obj, 0, 0, &stored, NULL, 0) == 0 && stored != NULL) {
                 json_array_append_new(all_revs, stored); /* all_revs owns it */
                 if (nrevs == 64) {
@@ -658,16 +677,15 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                 }
             json_object_set_new(status, "replicas", reps);
         }
-        /* events for failures, once per change of reason */
-        {
-            const char *old_reason = NULL;
-            size_t j;
-            json_t *oc;
-            json_array_foreach(json_object_get(old_status, "conditions"), j, oc) if (strcmp(sget(oc, "type") ?: "", "PredictorReady") == 0)
-                old_reason = sget(oc, "reason");
-            if (pr_reason[0] && (old_reason == NULL || strcmp(old_reason, pr_reason) != 0) &&
-                strcmp(pr_reason, "ReplicasStarting") != 0 && strcmp(pr_reason, "ModelDownloading") != 0)
+        /* a warning event when a failure starts (not on every restart of a crash loop) */
+        if (pr_reason[0] && strcmp(pr_reason, "ReplicasStarting") != 0 && strcmp(pr_reason, "ModelDownloading") != 0) {
+            json_t *last = NULL;
+            const char *lr = NULL;
+            ks_store_events(r->store, KIND_ISVC, ns, name, 1, &last);
+            lr = sget(json_array_get(last, 0), "reason");
+            if (lr == NULL || strcmp(lr, pr_reason) != 0)
                 ks_store_event(r->store, KIND_ISVC, ns, name, "Warning", pr_reason, "%s", pr_msg);
+            json_decref(last);
         }
     }
     put_status(r, KIND_ISVC, ns, name, old_status, status);

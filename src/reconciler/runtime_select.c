@@ -5,6 +5,7 @@
 
 #include "ks/reconciler.h"
 #include "ks/resource.h"
+#include "ks/store.h"
 #include "builtin_runtimes.inc"
 
 json_t *ks_builtin_runtimes(void)
@@ -18,8 +19,16 @@ json_t *ks_builtin_runtimes(void)
             fprintf(stderr, "kserve: built-in runtime %s: %s\n", builtin_runtime_files[i].name, err);
             continue;
         }
-        for (size_t k = 0; k < l.n; ++k)
+        for (size_t k = 0; k < l.n; ++k) {
+            /* built in: as old as this daemon */
+            static char started[32];
+            json_t *meta = json_object_get(l.docs[k].obj, "metadata");
+            if (started[0] == '\0')
+                ks_rfc3339(started, sizeof(started));
+            if (json_is_object(meta) && json_object_get(meta, "creationTimestamp") == NULL)
+                json_object_set_new(meta, "creationTimestamp", json_string(started));
             json_array_append(arr, l.docs[k].obj);
+        }
         ks_doc_list_free(&l);
     }
     return arr;

@@ -110,19 +110,19 @@ void ks__storage_auth_free(ks__storage_auth_t *a);
 /* The state of one ks_storage_fetch download. */
 typedef struct ks__storage_fetch {
     const char *uri;
-    const char *dir;  /* the model directory being filled, inside work */
+    const char *dir;          /* the model directory being filled, inside work */
     int dirfd;
-    const char *work; /* the temporary directory of this download */
+    const char *work;         /* the temporary directory of this download */
     int workfd;
-    CURL *curl;     /* reused, so connections are too */
+    CURL *curl;               /* reused, so connections are too */
     ks_storage_progress_cb cb;
     void *cbdata;
-    uint64_t done;  /* bytes of finished files */
-    uint64_t cur;   /* bytes of the file in flight */
-    uint64_t total; /* 0: unknown */
-    int total_from_response; /* a single download: its Content-Length is the total */
+    uint64_t done;            /* bytes of finished files */
+    uint64_t cur;             /* bytes of the file in flight */
+    uint64_t total;           /* 0: unknown */
+    int total_from_response;  /* a single download: its Content-Length is the total */
     uint64_t reported, reported_ns;
-    long stall_timeout;
+    long stall_timeout;       /* seconds without a byte that abort a transfer */
     char *err;
     size_t errlen;
 } ks__storage_fetch_t;

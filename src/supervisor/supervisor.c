@@ -175,8 +175,13 @@ static void log_tail(const char *path, char *out, size_t max)
     for (p = buf + n; p > buf; --p)
         if (p[-1] == '\n' && ++lines == LOG_TAIL_LINES)
             break;
-    if (strlen(p) >= max)
+    if (strlen(p) >= max) {
+        /* too long: keep the end, from a line start */
+        char *nl;
         p += strlen(p) - max + 1;
+        if ((nl = strchr(p, '\n')) != NULL)
+            p = nl + 1;
+    }
     snprintf(out, max, "%s", p);
 }
 
