@@ -95,6 +95,7 @@ fuzz: $(FUZZ_BINS)
 # ---- the rest --------------------------------------------------------------------------
 bench: build/kserve
 	bash bench/run.sh
+	bash bench/platform.sh
 
 demo: build/kserve
 	bash tools/demo.sh
