@@ -42,6 +42,8 @@ typedef struct anchor {
 } anchor_t;
 
 typedef struct loader {
+    const char *text; /* the input: single-quoted scalars are decoded from it */
+    size_t len;
     const char *file;
     char *err;
     size_t errlen;
@@ -453,17 +455,99 @@ static char *token_strdup(struct fy_token *t)
     return p;
 }
 
+/*
+ * The text of a single-quoted scalar, decoded from the input: libfyaml 0.7.12 garbles runs of
+ * four or more '' escapes (and leaks the buffer).  YAML's rules: '' is a quote; a line break
+ * with the spaces around it folds to one space, or to n-1 newlines across n-1 empty lines.
+ * *out is malloc'd.
+ */
+static int single_quoted(loader_t *ld, struct fy_token *t, char **out, size_t *outlen)
+{
+    const struct fy_mark *sm = fy_token_start_mark(t), *em = fy_token_end_mark(t);
+    const char *raw;
+    size_t n, o = 0, line_start = 0;
+    char *buf;
+
+    if (sm == NULL || em == NULL || sm->input_pos > em->input_pos || em->input_pos > ld->len)
+        return KS_EINVAL;
+    raw = ld->text + sm->input_pos;
+    n = em->input_pos - sm->input_pos;
+    if ((buf = malloc(n + 1)) == NULL)
+        return KS_ENOMEM;
+    for (size_t i = 0; i < n;) {
+        char c = raw[i];
+        if (c == '\'' && i + 1 < n && raw[i + 1] == '\'') {
+            buf[o++] = '\'';
+            i += 2;
+        } else if (c == '\n' || c == '\r') {
+            size_t breaks = 0;
+            while (o > line_start && (buf[o - 1] == ' ' || buf[o - 1] == '\t'))
+                --o;
+            while (i < n && (raw[i] == '\n' || raw[i] == '\r')) {
+                i += raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n' ? 2 : 1;
+                ++breaks;
+                while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
+                    ++i;
+            }
+            if (breaks == 1)
+                buf[o++] = ' ';
+            else
+                for (size_t k = 1; k < breaks; ++k)
+                    buf[o++] = '\n';
+            line_start = o;
+        } else {
+            buf[o++] = c;
+            ++i;
+        }
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return 0;
+}
+
+/* A scalar's text: *owned is set (and must be freed) when it had to be decoded here. */
+static int scalar_text(loader_t *ld, struct fy_token *t, const char **s, size_t *n, char **owned)
+{
+    int r;
+
+    *owned = NULL;
+    if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED) {
+        if ((r = single_quoted(ld, t, owned, n)) == 0) {
+            *s = *owned;
+            return 0;
+        }
+        if (r == KS_ENOMEM)
+            return r;
+    }
+    *s = fy_token_get_text(t, n);
+    return *s != NULL ? 0 : KS_ENOMEM;
+}
+
+static int on_key_text(loader_t *ld, frame_t *f, struct fy_event *e, const char *s, size_t n, int line, int col);
+
 static int on_key(loader_t *ld, frame_t *f, struct fy_event *e)
 {
     struct fy_token *t = e->scalar.value;
     size_t n;
-    const char *s = fy_token_get_text(t, &n);
-    json_t *kv;
-    int line, col, fl, fc, as, r;
+    const char *s;
+    char *owned;
+    int line, col, r;
 
     node_mark(e, t, &line, &col);
-    if (s == NULL)
+    if (scalar_text(ld, t, &s, &n, &owned) != 0)
         return oom(ld);
+    r = on_key_text(ld, f, e, s, n, line, col);
+    free(owned);
+    return r;
+}
+
+static int on_key_text(loader_t *ld, frame_t *f, struct fy_event *e, const char *s, size_t n, int line, int col)
+{
+    struct fy_token *t = e->scalar.value;
+    json_t *kv;
+    int fl, fc, as, r;
+
     if (n > KS_RESOURCE_MAX_KEY)
         return fail(ld, KS_EINVAL, line, col, "mapping key longer than %d bytes", KS_RESOURCE_MAX_KEY);
     if (memchr(s, '\0', n) != NULL)
@@ -506,6 +590,7 @@ static int on_scalar(loader_t *ld, struct fy_event *e)
     frame_t *f = top(ld);
     struct fy_token *t = e->scalar.value;
     const char *s;
+    char *owned;
     size_t n;
     json_t *v;
     int line, col, as, r;
@@ -513,12 +598,15 @@ static int on_scalar(loader_t *ld, struct fy_event *e)
     if (f != NULL && f->is_map && f->key == NULL)
         return on_key(ld, f, e);
     node_mark(e, t, &line, &col);
-    if ((s = fy_token_get_text(t, &n)) == NULL)
+    if (scalar_text(ld, t, &s, &n, &owned) != 0)
         return oom(ld);
     if ((r = tag_kind(ld, e, 0, line, col, &as)) != 0 || (r = count_nodes(ld, 1, line, col)) != 0 ||
         (r = begin_value(ld, line, col)) != 0 ||
-        (r = scalar_value(ld, s, n, fy_token_scalar_style(t) == FYSS_PLAIN, as, line, col, &v)) != 0)
+        (r = scalar_value(ld, s, n, fy_token_scalar_style(t) == FYSS_PLAIN, as, line, col, &v)) != 0) {
+        free(owned);
         return r;
+    }
+    free(owned);
     if (e->scalar.anchor != NULL) {
         char *name = token_strdup(e->scalar.anchor);
         if (name == NULL || add_anchor(ld, name, v, 1, 0) != 0) {
@@ -758,6 +846,8 @@ int ks_yaml_load(const char *text, size_t len, const char *file, ks_doc_list_t *
     out->docs = NULL;
     out->n = 0;
     memset(&ld, 0, sizeof(ld));
+    ld.text = text;
+    ld.len = len;
     ld.file = file != NULL ? file : "<input>";
     ld.err = err;
     ld.errlen = errlen;

@@ -58,6 +58,12 @@ int ks_json_f64(ks_buf_t *b, double v)
                 n = snprintf(tmp, sizeof(tmp), "%.17g", v);
         }
     }
+    /* a float must read back as a float: 12345678901234568 -> 12345678901234568.0 */
+    if (strpbrk(tmp, ".e") == NULL && n < (int)sizeof(tmp) - 3) {
+        tmp[n++] = '.';
+        tmp[n++] = '0';
+        tmp[n] = '\0';
+    }
     if ((r = ks_buf_reserve(b, (size_t)n)) != 0)
         return r;
     memcpy(b->base + b->len, tmp, (size_t)n);
@@ -81,6 +87,11 @@ int ks_json_f32(ks_buf_t *b, float v)
             if (strtof(tmp, NULL) != v)
                 n = snprintf(tmp, sizeof(tmp), "%.9g", (double)v);
         }
+    }
+    if (strpbrk(tmp, ".e") == NULL && n < (int)sizeof(tmp) - 3) {
+        tmp[n++] = '.';
+        tmp[n++] = '0';
+        tmp[n] = '\0';
     }
     if ((r = ks_buf_reserve(b, (size_t)n)) != 0)
         return r;

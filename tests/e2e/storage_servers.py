@@ -17,6 +17,7 @@ second run downloads nothing.  Every wait is bounded.
 import base64
 import collections
 import datetime
+import fcntl
 import hashlib
 import hmac
 import json
@@ -357,11 +358,16 @@ class S3rver:
         if npm is None or shutil.which("node") is None:
             raise RuntimeError("node/npm are not installed")
         os.makedirs(prefix, exist_ok=True)
-        try:
-            p = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", prefix, "s3rver@3"],
-                               capture_output=True, text=True, timeout=timeout, cwd=prefix)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError("npm install s3rver@3 took longer than %ds" % timeout)
+        # one installer at a time (two test runs may share the cache directory)
+        with open(os.path.join(prefix, ".install.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.path.exists(binpath):
+                return binpath
+            try:
+                p = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", prefix,
+                                    "s3rver@3"], capture_output=True, text=True, timeout=timeout, cwd=prefix)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError("npm install s3rver@3 took longer than %ds" % timeout)
         if p.returncode != 0 or not os.path.exists(binpath):
             raise RuntimeError("npm install s3rver@3 failed: %s" % (p.stderr.strip()[-400:] or p.stdout[-400:]))
         return binpath
