@@ -703,7 +703,7 @@ static int apply_merges(loader_t *ld, frame_t *f, int line, int col)
     return 0;
 }
 
-static int on_end(loader_t *ld, struct fy_event *e)
+static int on_end(loader_t *ld)
 {
     frame_t *f = top(ld), done;
     json_t *v;
@@ -729,7 +729,6 @@ static int on_end(loader_t *ld, struct fy_event *e)
     }
     depth = done.sub_depth;
     free_frame(&done);
-    (void)e;
     return attach(ld, v, depth);
 }
 
@@ -768,12 +767,11 @@ static void discard_output(struct fy_diag *diag, void *user, const char *buf, si
 }
 
 /* The parser's first error as "file:line:col: message". */
-static int syntax_error(loader_t *ld, struct fy_diag *diag, struct fy_parser *fyp)
+static int syntax_error(loader_t *ld, struct fy_diag *diag)
 {
     void *it = NULL;
     struct fy_diag_error *de = fy_diag_errors_iterate(diag, &it);
 
-    (void)fyp;
     if (de != NULL && de->msg != NULL) {
         /* a quote left open runs into the next lines, which libfyaml reports as bad indentation */
         int open_quote = strstr(de->msg, "quoted scalar") != NULL && strstr(de->msg, "indent") != NULL;
@@ -879,7 +877,7 @@ int ks_yaml_load(const char *text, size_t len, const char *file, ks_doc_list_t *
     while (r == 0 && !done) {
         if ((e = fy_parser_parse(fyp)) == NULL) {
             if (fy_parser_get_stream_error(fyp))
-                r = syntax_error(&ld, diag, fyp);
+                r = syntax_error(&ld, diag);
             break;
         }
         switch (e->type) {
@@ -903,7 +901,7 @@ int ks_yaml_load(const char *text, size_t len, const char *file, ks_doc_list_t *
             break;
         case FYET_MAPPING_END:
         case FYET_SEQUENCE_END:
-            r = on_end(&ld, e);
+            r = on_end(&ld);
             break;
         case FYET_STREAM_END:
             done = 1;

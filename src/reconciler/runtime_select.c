@@ -47,7 +47,7 @@ static int supports(json_t *rt, const char *format, const char *version, const c
     int proto_ok = 0;
 
     if (protos == NULL || json_array_size(protos) == 0) {
-        proto_ok = strcmp(protocol, "v1") == 0; /* KServe's default */
+        proto_ok = 1; /* KServe: a runtime that lists none supports every protocol */
     } else {
         json_array_foreach(protos, i, p) if (json_is_string(p) && strcmp(json_string_value(p), protocol) == 0) proto_ok = 1;
     }
@@ -58,7 +58,8 @@ static int supports(json_t *rt, const char *format, const char *version, const c
         const char *n = str(f, "name"), *v = str(f, "version");
         if (n == NULL || strcmp(n, format) != 0)
             continue;
-        if (version != NULL && v != NULL && strcmp(version, v) != 0)
+        /* KServe: a model asking for a version needs a runtime declaring exactly that version */
+        if (version != NULL && (v == NULL || strcmp(version, v) != 0))
             continue;
         if (need_auto && !json_is_true(json_object_get(f, "autoSelect")))
             continue;

@@ -123,6 +123,8 @@ static json_t *row_object(sqlite3_stmt *st, int body_col, int status_col)
     return o;
 }
 
+static int get_locked(ks_store_t *s, const char *kind, const char *ns, const char *name, json_t **out);
+
 int ks_store_put(ks_store_t *s, const char *kind, json_t *obj, int64_t expect_rv, int cluster_scoped, json_t **out,
                  char *err, size_t errlen)
 {
@@ -244,11 +246,10 @@ out:
     sqlite3_exec(s->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (r == 0)
         s->version++;
+    /* what this write stored, read before another writer can change it */
+    if (r == 0 && out != NULL && get_locked(s, kind, ns, name, out) != 0)
+        *out = NULL;
     pthread_mutex_unlock(&s->lock);
-    if (r == 0 && out != NULL) {
-        if (ks_store_get(s, kind, ns, name, out) != 0)
-            *out = NULL;
-    }
     if (r == KS_EINTERNAL && err != NULL && err[0] == '\0')
         ks_errorf(err, errlen, "store failure: %s", sqlite3_errmsg(s->db));
     json_decref(copy);
@@ -257,11 +258,10 @@ out:
     return r;
 }
 
-int ks_store_get(ks_store_t *s, const char *kind, const char *ns, const char *name, json_t **out)
+static int get_locked(ks_store_t *s, const char *kind, const char *ns, const char *name, json_t **out)
 {
     sqlite3_stmt *st;
     int r = KS_ENOENT;
-    pthread_mutex_lock(&s->lock);
     if (sqlite3_prepare_v2(s->db, "SELECT body, status FROM objects WHERE kind=? AND namespace=? AND name=?", -1, &st,
                            NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -271,6 +271,14 @@ int ks_store_get(ks_store_t *s, const char *kind, const char *ns, const char *na
             r = 0;
         sqlite3_finalize(st);
     }
+    return r;
+}
+
+int ks_store_get(ks_store_t *s, const char *kind, const char *ns, const char *name, json_t **out)
+{
+    int r;
+    pthread_mutex_lock(&s->lock);
+    r = get_locked(s, kind, ns, name, out);
     pthread_mutex_unlock(&s->lock);
     return r;
 }

@@ -197,9 +197,10 @@ static void persist(ks_supervisor_t *s)
             json_array_append_new(argv, json_string(rs->argv[i]));
         for (replica_t *r = rs->replicas; r != NULL; r = r->next)
             if (r->pid > 0)
-                json_array_append_new(reps, json_pack("{s:s, s:i, s:i, s:I, s:i}", "name", r->name, "pid", (int)r->pid,
-                                                      "port", r->port, "starttime", (json_int_t)r->starttime,
-                                                      "restarts", r->restarts));
+                json_array_append_new(reps, json_pack("{s:s, s:i, s:i, s:I, s:i, s:b}", "name", r->name, "pid",
+                                                      (int)r->pid, "port", r->port, "starttime",
+                                                      (json_int_t)r->starttime, "restarts", r->restarts, "zygote",
+                                                      r->zygote));
         json_t *env = json_array();
         for (int i = 0; rs->env[i] != NULL; ++i)
             json_array_append_new(env, json_string(rs->env[i]));
@@ -317,12 +318,18 @@ static void adopt(ks_supervisor_t *s)
             rep->port = (int)json_integer_value(json_object_get(r, "port"));
             rep->starttime = st;
             rep->restarts = (int)json_integer_value(json_object_get(r, "restarts"));
+            rep->zygote = json_is_true(json_object_get(r, "zygote"));
             rep->state = KS_REP_STARTING; /* the health check says when it is ready */
             rep->last_exit = -1;
             rep->started_ns = now_ns();
             snprintf(rep->reason, sizeof(rep->reason), "Adopted");
-            rep->next = rs->replicas;
-            rs->replicas = rep;
+            {
+                /* keep the order: oldest first */
+                replica_t **tail = &rs->replicas;
+                while (*tail != NULL)
+                    tail = &(*tail)->next;
+                *tail = rep;
+            }
         }
         if (rs->removing) {
             /* it was being stopped: finish that */
@@ -371,6 +378,8 @@ void ks_supervisor_free(ks_supervisor_t *s)
     revset_t *rs, *n;
     if (s == NULL)
         return;
+    if (s->dirty)
+        persist(s);
     for (rs = s->sets; rs != NULL; rs = n) {
         n = rs->next;
         free_set(rs);
@@ -620,14 +629,20 @@ int ks_supervisor_tick(ks_supervisor_t *s)
         for (r = rs->replicas; r != NULL; r = r->next)
             if (r->state != KS_REP_TERMINATING)
                 alive++;
-        /* scale down: stop the newest first, not-ready before ready */
-        for (int pass = 0; pass < 2 && alive > rs->desired; ++pass)
-            for (r = rs->replicas; r != NULL && alive > rs->desired; r = r->next)
-                if (r->state != KS_REP_TERMINATING && (pass == 1 || r->state != KS_REP_READY)) {
-                    terminate(r);
-                    alive--;
-                    s->dirty = 1;
-                }
+        /* scale down: not-ready before ready, the newest first (the list is oldest first) */
+        if (alive > rs->desired) {
+            replica_t *order[256];
+            int n = 0;
+            for (r = rs->replicas; r != NULL && n < 256; r = r->next)
+                order[n++] = r;
+            for (int pass = 0; pass < 2 && alive > rs->desired; ++pass)
+                for (int k = n - 1; k >= 0 && alive > rs->desired; --k)
+                    if (order[k]->state != KS_REP_TERMINATING && (pass == 1 || order[k]->state != KS_REP_READY)) {
+                        terminate(order[k]);
+                        alive--;
+                        s->dirty = 1;
+                    }
+        }
         /* scale up */
         while (alive < rs->desired && !rs->removing) {
             replica_t *n = calloc(1, sizeof(*n));
