@@ -83,12 +83,12 @@ check-asan: build-asan/kserve $(UNIT_BINS_ASAN)
 FUZZ_SECONDS ?= 30
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # the parsers of outside input and what they need: no h2o, no runtimes
-FUZZ_LIB     := $(wildcard src/common/*.c src/protocol/*.c) src/server/flags.c src/server/router.c
+FUZZ_LIB     := $(wildcard src/common/*.c src/protocol/*.c src/api/*.c) src/server/flags.c src/server/router.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HEADERS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	clang $(filter-out -Werror,$(BASE_CFLAGS)) -O1 -g -fsanitize=fuzzer,address,undefined,float-cast-overflow \
-	    -fno-sanitize-recover=all $< $(FUZZ_LIB) -o $@ -lyajl -lm
+	    -fno-sanitize-recover=all $< $(FUZZ_LIB) -o $@ -lyajl -lfyaml -ljansson -lm
 
 fuzz: $(FUZZ_BINS)
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
