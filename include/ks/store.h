@@ -17,6 +17,8 @@
 
 typedef struct ks_store ks_store_t;
 
+#define KS_STORE_REPLACE (-2)
+
 /* Opens (creating) the database at path. */
 int ks_store_open(const char *path, ks_store_t **out, char *err, size_t errlen);
 void ks_store_close(ks_store_t *s);
@@ -25,8 +27,9 @@ void ks_store_close(ks_store_t *s);
  * Writes obj (its metadata.namespace and metadata.name say where; a missing
  * namespace is "default" unless cluster_scoped).  expect_rv: 0 = create only
  * (KS_EEXIST if present), > 0 = replace only if the stored resourceVersion
- * equals it (KS_ECONFLICT otherwise, KS_ENOENT if absent), < 0 = create or
- * replace.  The stored status is kept.  *out (if not NULL) gets the stored
+ * equals it (KS_ECONFLICT otherwise, KS_ENOENT if absent), KS_STORE_REPLACE =
+ * replace whatever version is stored (KS_ENOENT if absent), other < 0 =
+ * create or replace.  The stored status is kept.  *out (if not NULL) gets the stored
  * object, a new reference.
  */
 int ks_store_put(ks_store_t *s, const char *kind, json_t *obj, int64_t expect_rv, int cluster_scoped, json_t **out,

@@ -268,7 +268,7 @@ static void do_write(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, con
     ks_kind_t kind;
     char err[2048];
     const char *bname, *bns, *rv;
-    int64_t expect = create ? 0 : -1;
+    int64_t expect = create ? 0 : KS_STORE_REPLACE; /* PUT replaces, as Kubernetes does: 404 when absent */
     int r;
 
     if (req->entity.base == NULL || req->entity.len == 0) {
@@ -281,6 +281,10 @@ static void do_write(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, con
         return;
     }
     err[0] = '\0';
+    /* an object without a namespace belongs to the request's (the validator would default it) */
+    if (!ap->k->cluster_scoped && json_is_object(json_object_get(obj, "metadata")) &&
+        json_object_get(json_object_get(obj, "metadata"), "namespace") == NULL)
+        json_object_set_new(json_object_get(obj, "metadata"), "namespace", json_string(ap->ns));
     if (ks_validate_json(obj, &kind, err, sizeof(err)) != 0) {
         send_status(w, req, 422, "Invalid", err);
         json_decref(obj);

@@ -180,7 +180,7 @@ int ks_store_put(ks_store_t *s, const char *kind, json_t *obj, int64_t expect_rv
         r = KS_EEXIST;
         goto out;
     }
-    if (expect_rv > 0 && !exists) {
+    if ((expect_rv > 0 || expect_rv == KS_STORE_REPLACE) && !exists) {
         ks_errorf(err, errlen, "%s %s/%s not found", kind, ns, name);
         r = KS_ENOENT;
         goto out;
