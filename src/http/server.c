@@ -12,6 +12,7 @@
 
 typedef struct worker {
     ks_http_worker_t pub;
+    h2o_timeout_t linger_timeout;
     pthread_t tid;
     int fd;
     h2o_context_t ctx;
@@ -33,11 +34,37 @@ struct ks_http_server {
     int drain_ms;
 };
 
+typedef struct ks_linger linger_t;
+
 typedef struct conn {
     h2o_linklist_t link;
     h2o_socket_t *sock;
     worker_t *w;
+    linger_t *linger;
 } conn_t;
+
+/*
+ * A lingering close (nginx's): h2o answers 413 as soon as it sees an
+ * over-limit Content-Length and closes the connection; closing with the
+ * client's body still arriving makes the kernel send RST, which can destroy
+ * the answer before the client reads it.  So a duplicate of the descriptor
+ * keeps reading and discarding, sends FIN once h2o has closed its side, and
+ * closes at EOF or after LINGER_MS.
+ */
+#define LINGER_MS 2000
+
+struct ks_linger {
+    h2o_socket_t *sock; /* on the duplicate */
+    h2o_timeout_entry_t timer;
+    uint64_t deadline;
+    int shut;
+};
+
+/* the socket of an HTTP/1 connection: h2o 2.2's st_h2o_http1_conn_t starts with these two */
+struct http1_conn_head {
+    h2o_conn_t super;
+    h2o_socket_t *sock;
+};
 
 typedef struct handler {
     h2o_handler_t super;
@@ -103,6 +130,74 @@ const char *ks_http_header(h2o_req_t *req, const char *lname, size_t *len)
     return req->headers.entries[i].value.base;
 }
 
+/* ---- lingering close --------------------------------------------------------- */
+
+static void linger_close(linger_t *l)
+{
+    if (h2o_timeout_is_linked(&l->timer))
+        h2o_timeout_unlink(&l->timer);
+    h2o_socket_close(l->sock);
+    free(l);
+}
+
+static void linger_on_read(h2o_socket_t *sock, const char *err)
+{
+    linger_t *l = sock->data;
+    if (err != NULL) {
+        linger_close(l); /* EOF: the client has read the answer and gone */
+        return;
+    }
+    h2o_buffer_consume(&sock->input, sock->input->size);
+}
+
+static void linger_on_timer(h2o_timeout_entry_t *e)
+{
+    linger_t *l = H2O_STRUCT_FROM_MEMBER(linger_t, timer, e);
+    if (ks_now_ns() >= l->deadline) {
+        linger_close(l);
+        return;
+    }
+    h2o_timeout_link(current->ctx.loop, &current->linger_timeout, &l->timer);
+}
+
+/* h2o closed its side of a lingering connection: the answer is out, send FIN */
+static void linger_origin_closed(linger_t *l)
+{
+    if (!l->shut) {
+        shutdown(h2o_socket_get_fd(l->sock), SHUT_WR);
+        l->shut = 1;
+    }
+}
+
+static void on_conn_close(void *data);
+
+static void start_linger(h2o_req_t *req)
+{
+    h2o_socket_t *sock;
+    conn_t *c;
+    linger_t *l;
+    int fd;
+
+    if (current == NULL || req->version >= 0x200)
+        return;
+    sock = ((struct http1_conn_head *)req->conn)->sock;
+    if (sock == NULL || sock->on_close.cb != on_conn_close || (c = sock->on_close.data) == NULL || c->linger != NULL)
+        return;
+    if ((fd = dup(h2o_socket_get_fd(sock))) < 0)
+        return;
+    if ((l = calloc(1, sizeof(*l))) == NULL) {
+        close(fd);
+        return;
+    }
+    l->sock = h2o_evloop_socket_create(current->ctx.loop, fd, 0);
+    l->sock->data = l;
+    l->deadline = ks_now_ns() + (uint64_t)LINGER_MS * 1000000u;
+    l->timer.cb = linger_on_timer;
+    h2o_socket_read_start(l->sock, linger_on_read);
+    h2o_timeout_link(current->ctx.loop, &current->linger_timeout, &l->timer);
+    c->linger = l;
+}
+
 /* ---- h2o's own error answers as JSON ------------------------------------- */
 
 typedef struct json_error_ostream {
@@ -153,6 +248,8 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         e->body = h2o_strdup(&req->pool, tmp, (size_t)n);
         e->sent = 0;
         slot = &e->super.next;
+        if (req->res.status == 413)
+            start_linger(req);
     }
     h2o_setup_next_ostream(req, slot);
 }
@@ -173,6 +270,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 static void on_conn_close(void *data)
 {
     conn_t *c = data;
+    if (c->linger != NULL)
+        linger_origin_closed(c->linger);
     h2o_linklist_unlink(&c->link);
     c->w->nconns--;
     free(c);
@@ -229,6 +328,7 @@ static void *worker_main(void *arg)
     current = w;
     h2o_context_init(&w->ctx, h2o_evloop_create(), &s->globalconf);
     w->pub.ctx = &w->ctx;
+    h2o_timeout_init(w->ctx.loop, &w->linger_timeout, 100);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = s->globalconf.hosts;
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
