@@ -175,6 +175,15 @@ class ApiResponse:
         self.status = status
         self.body = body
 
+    # the names of requests' Response, so conftest's assert_json_error takes either
+    @property
+    def status_code(self):
+        return self.status
+
+    @property
+    def content(self):
+        return self.body
+
     def json(self):
         return json.loads(self.body)
 
@@ -451,6 +460,19 @@ class Platform:
     def replica_processes(self):
         return {p: c for p, c in self.processes().items() if " model-server " in c}
 
+    def replica_logs(self):
+        """{path: text} of the replicas' logs, logs/<ns>/<revision>/<replica>.log."""
+        out = {}
+        logs = os.path.join(self.home, "logs")
+        for dirpath, _, files in os.walk(logs):
+            if os.path.relpath(dirpath, logs).count(os.sep) != 1:
+                continue
+            for fn in files:
+                path = os.path.join(dirpath, fn)
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, logs)] = f.read().decode(errors="replace")
+        return out
+
     def wait_gone(self, pids, what, timeout=PROC_GONE_TIMEOUT):
         pids = set(pids)
         wait_until(lambda: not any(proc_alive(p) for p in pids), timeout, what,
@@ -530,11 +552,13 @@ def platform(models_dir):
 # client traffic during rollouts
 
 class TrafficLoop(threading.Thread):
-    """Sends predictions through the ingress one after another (keep-alive) until
-    stopped or max_seconds passed; records (monotonic time, status, body)."""
+    """Sends predictions through the ingress one after another until stopped or
+    max_seconds passed; records (monotonic time, status, body).  One keep-alive
+    connection, or with fresh=True a new connection for every request."""
 
-    def __init__(self, plat, name, instances, ns="default", max_seconds=10.0):
+    def __init__(self, plat, name, instances, ns="default", max_seconds=10.0, fresh=False):
         super().__init__(daemon=True)
+        self.fresh = fresh
         self.plat = plat
         self.name_ = name
         self.ns = ns
@@ -548,6 +572,8 @@ class TrafficLoop(threading.Thread):
         with requests.Session() as s:
             while not self._stop_ev.is_set() and time.monotonic() < deadline:
                 t = time.monotonic()
+                if self.fresh:
+                    s.close()
                 try:
                     r = self.plat.predict(self.name_, self.instances, ns=self.ns, session=s)
                     try:
