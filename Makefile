@@ -10,18 +10,28 @@
 
 PYTHON      := /usr/bin/python3
 CC          ?= cc
-PKGS        := libh2o-evloop jansson yajl xgboost python3-embed libfyaml sqlite3 libcurl libarchive
+# the executable (model server) and its two plugins (include/ks/plugin.h) link different libraries
+CORE_PKGS     := libh2o-evloop jansson yajl xgboost
+SKLEARN_PKGS  := python3-embed
+PLATFORM_PKGS := libfyaml sqlite3 libcurl libarchive jansson
+PKGS          := $(CORE_PKGS) $(SKLEARN_PKGS) $(PLATFORM_PKGS)
 NUMPY_INC   := $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())' 2>/dev/null)
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CORE_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lssl -lcrypto -lpthread -lm -ldl
+SKLEARN_LIBS  := $(shell pkg-config --libs $(SKLEARN_PKGS) 2>/dev/null)
+PLATFORM_LIBS := $(shell pkg-config --libs $(PLATFORM_PKGS) 2>/dev/null)
+LIBS        := $(CORE_LIBS) $(SKLEARN_LIBS) $(PLATFORM_LIBS)
 
 WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude -Ibuild/gen $(PKG_CFLAGS) -I$(NUMPY_INC) $(WARN) -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -fPIC -Iinclude -Ibuild/gen $(PKG_CFLAGS) -I$(NUMPY_INC) $(WARN) -g
 CFLAGS      ?= -O2
-LIBS        := $(PKG_LIBS) -lssl -lcrypto -lpthread -lm
 ASAN_FLAGS  := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRCS    := $(wildcard src/*/*.c)
+SKLEARN_SRCS  := src/runtimes/sklearn.c src/runtimes/sklearn_zygote.c
+PLATFORM_SRCS := $(wildcard src/api/*.c src/apiserver/*.c src/cli/*.c src/daemon/*.c src/ingress/*.c \
+                   src/reconciler/*.c src/storage/*.c src/store/*.c src/supervisor/*.c)
+CORE_SRCS     := $(filter-out $(SKLEARN_SRCS) $(PLATFORM_SRCS),$(LIB_SRCS))
 MAIN_SRC    := src/main.c
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -29,7 +39,7 @@ HEADERS     := $(wildcard include/ks/*.h src/*/*.h)
 
 .PHONY: all deps check check-unit check-e2e check-asan fuzz bench demo clean
 
-all: build/kserve
+all: build/kserve build/kserve-sklearn.so build/kserve-platform.so
 
 # ---- generated: the built-in ClusterServingRuntimes, embedded from config/runtimes/ ------------
 GEN := build/gen/builtin_runtimes.inc
@@ -38,42 +48,55 @@ $(GEN): $(wildcard config/runtimes/*.yaml) tools/embed.py
 	$(PYTHON) tools/embed.py builtin_runtime_files $(wildcard config/runtimes/*.yaml) > $@.tmp && mv $@.tmp $@
 
 # ---- binaries ------------------------------------------------------------------
-build/obj/%.o: %.c $(HEADERS) $(GEN)
+build/obj/%.o: %.c $(HEADERS) $(GEN) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-build-asan/obj/%.o: %.c $(HEADERS) $(GEN)
+build-asan/obj/%.o: %.c $(HEADERS) $(GEN) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
 LIB_OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
 LIB_OBJS_ASAN := $(LIB_SRCS:%.c=build-asan/obj/%.o)
 
-build/kserve: $(LIB_OBJS) build/obj/src/main.o
-	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+# the executable exports its symbols (-rdynamic) for the plugins to use
+build/kserve: $(CORE_SRCS:%.c=build/obj/%.o) build/obj/src/main.o
+	$(CC) $(CFLAGS) -rdynamic $^ -o $@ $(CORE_LIBS)
 
-build-asan/kserve: $(LIB_OBJS_ASAN) build-asan/obj/src/main.o
-	$(CC) $(ASAN_FLAGS) $^ -o $@ $(LIBS)
+build/kserve-sklearn.so: $(SKLEARN_SRCS:%.c=build/obj/%.o)
+	$(CC) $(CFLAGS) -shared $^ -o $@ $(SKLEARN_LIBS)
+
+build/kserve-platform.so: $(PLATFORM_SRCS:%.c=build/obj/%.o)
+	$(CC) $(CFLAGS) -shared $^ -o $@ $(PLATFORM_LIBS)
+
+build-asan/kserve: $(CORE_SRCS:%.c=build-asan/obj/%.o) build-asan/obj/src/main.o build-asan/kserve-sklearn.so build-asan/kserve-platform.so
+	$(CC) $(ASAN_FLAGS) -rdynamic $(filter %.o,$^) -o $@ $(CORE_LIBS)
+
+build-asan/kserve-sklearn.so: $(SKLEARN_SRCS:%.c=build-asan/obj/%.o)
+	$(CC) $(ASAN_FLAGS) -shared $^ -o $@ $(SKLEARN_LIBS)
+
+build-asan/kserve-platform.so: $(PLATFORM_SRCS:%.c=build-asan/obj/%.o)
+	$(CC) $(ASAN_FLAGS) -shared $^ -o $@ $(PLATFORM_LIBS)
 
 build/tests/%: tests/unit/%.c $(LIB_OBJS) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -rdynamic $< $(LIB_OBJS) -o $@ $(LIBS) -lcmocka
 
 build-asan/tests/%: tests/unit/%.c $(LIB_OBJS_ASAN) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) $< $(LIB_OBJS_ASAN) -o $@ $(LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -rdynamic $< $(LIB_OBJS_ASAN) -o $@ $(LIBS) -lcmocka
 
 UNIT_BINS      := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 UNIT_BINS_ASAN := $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 
 # ---- tests ------------------------------------------------------------------------
-check: build/kserve build-asan/kserve $(UNIT_BINS) $(UNIT_BINS_ASAN)
+check: all build-asan/kserve $(UNIT_BINS) $(UNIT_BINS_ASAN)
 	@bash tests/run.sh all
 
 check-unit: $(UNIT_BINS)
 	@bash tests/run.sh unit
 
-check-e2e: build/kserve
+check-e2e: all
 	@bash tests/run.sh e2e
 
 check-asan: build-asan/kserve $(UNIT_BINS_ASAN)
@@ -94,11 +117,11 @@ fuzz: $(FUZZ_BINS)
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # ---- the rest --------------------------------------------------------------------------
-bench: build/kserve
+bench: all
 	bash bench/run.sh
 	bash bench/platform.sh
 
-demo: build/kserve
+demo: all
 	bash tools/demo.sh
 
 # Debian 12 packages for everything above (run as root; idempotent)

@@ -1,14 +1,15 @@
 /*
- * kserve: one executable, one subcommand per role.
+ * kserve: one executable, one subcommand per role.  The model server is in
+ * the executable; the platform's commands and the zygote come from plugins
+ * loaded by the command that needs them (include/ks/plugin.h).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "ks/apiserver.h"
-#include "ks/cli.h"
+#include "ks/plugin.h"
 #include "ks/server.h"
-#include "ks/storage.h"
-#include "ks/zygote.h"
+
+typedef int (*main_fn)(int argc, char **argv);
 
 static int version_main(int argc, char **argv)
 {
@@ -20,21 +21,24 @@ static int version_main(int argc, char **argv)
 
 static const struct {
     const char *name;
-    int (*main)(int argc, char **argv);
+    main_fn main;          /* in the executable, or */
+    const char *plugin;    /* in this plugin, as */
+    const char *symbol;
     const char *help;
 } commands[] = {
-    {"up", ks_up_main, "run the platform: API, reconciler, replicas and ingress, on one machine"},
-    {"model-server", ks_model_server_main, "serve one model over the V1 and V2 REST protocols"},
-    {"storage-initializer", ks_storage_main, "fetch a storageUri into the model cache: URI CACHE_DIR"},
+    {"up", NULL, "platform", "ks_up_main", "run the platform: API, reconciler, replicas and ingress, on one machine"},
+    {"model-server", ks_model_server_main, NULL, NULL, "serve one model over the V1 and V2 REST protocols"},
+    {"storage-initializer", NULL, "platform", "ks_storage_main", "fetch a storageUri into the model cache: URI CACHE_DIR"},
     /* the kubectl-like commands (src/cli/) */
-    {"apply", ks_cli_apply_main, "create or update resources from YAML/JSON files: -f FILE"},
-    {"get", ks_cli_get_main, "list resources: get isvc|revision|servingruntime|clusterservingruntime [NAME]"},
-    {"describe", ks_cli_describe_main, "show a resource in detail: describe isvc NAME"},
-    {"delete", ks_cli_delete_main, "delete resources: delete isvc NAME, delete -f FILE"},
-    {"wait", ks_cli_wait_main, "wait for a condition: wait isvc NAME --for=condition=Ready"},
-    {"logs", ks_cli_logs_main, "print the replicas' logs: logs isvc NAME [-f] [--tail N]"},
-    {"zygote", ks_zygote_main, "(internal) fork server for scikit-learn replicas, started by kserve up"},
-    {"version", version_main, "print the version"},
+    {"apply", NULL, "platform", "ks_cli_apply_main", "create or update resources from YAML/JSON files: -f FILE"},
+    {"get", NULL, "platform", "ks_cli_get_main",
+     "list resources: get isvc|revision|servingruntime|clusterservingruntime [NAME]"},
+    {"describe", NULL, "platform", "ks_cli_describe_main", "show a resource in detail: describe isvc NAME"},
+    {"delete", NULL, "platform", "ks_cli_delete_main", "delete resources: delete isvc NAME, delete -f FILE"},
+    {"wait", NULL, "platform", "ks_cli_wait_main", "wait for a condition: wait isvc NAME --for=condition=Ready"},
+    {"logs", NULL, "platform", "ks_cli_logs_main", "print the replicas' logs: logs isvc NAME [-f] [--tail N]"},
+    {"zygote", NULL, "sklearn", "ks_zygote_main", "(internal) fork server for scikit-learn replicas, started by kserve up"},
+    {"version", version_main, NULL, NULL, "print the version"},
 };
 
 static void usage(FILE *f)
@@ -52,9 +56,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0)
         return version_main(argc, argv);
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); ++i)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].main(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); ++i) {
+        main_fn fn;
+        char err[512];
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if ((fn = commands[i].main) == NULL &&
+            (fn = (main_fn)ks_plugin_sym(commands[i].plugin, commands[i].symbol, err, sizeof(err))) == NULL) {
+            fprintf(stderr, "kserve %s: %s\n", argv[1], err);
+            return 1;
+        }
+        return fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "kserve: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return 2;

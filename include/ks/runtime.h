@@ -59,9 +59,10 @@ struct ks_model {
 };
 
 extern const ks_runtime_t ks_runtime_xgboost;
+/* In the kserve-sklearn.so plugin (include/ks/plugin.h): reach it through ks_model_find. */
 extern const ks_runtime_t ks_runtime_sklearn;
 
-/* The zygote's hooks into the embedded interpreter (src/runtimes/sklearn.c). */
+/* The zygote's hooks into the embedded interpreter (src/runtimes/sklearn.c, same plugin). */
 int ks_sklearn_preload(char *err, size_t errlen);
 void ks_sklearn_before_fork(void);
 void ks_sklearn_after_fork(int child);
@@ -72,6 +73,8 @@ void ks_sklearn_after_fork(int child);
  * than one is an error.  *path is malloc'd (caller frees).
  */
 int ks_model_find(const char *dir, const ks_runtime_t **rt, char **path, char *err, size_t errlen);
+/* The same without loading the runtime: *runtime is its name ("xgboost", "sklearn"). */
+int ks_model_find_file(const char *dir, const char **runtime, char **path, char *err, size_t errlen);
 
 /*
  * Creates and loads a model named name from dir; nstats worker slots for its

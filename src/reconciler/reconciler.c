@@ -539,13 +539,13 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL);
             char **env = build_env(json_object_get(rspec, "container"), rmodel);
             if (argv != NULL) {
-                const ks_runtime_t *mrt = NULL;
+                const char *mrt = NULL;
                 char *mpath = NULL;
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
                 /* a scikit-learn model on the native server: fork it from the warm zygote */
                 if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
-                    strcmp(argv[1], "model-server") == 0 && ks_model_find(dir, &mrt, &mpath, ferr, sizeof(ferr)) == 0)
-                    ks_supervisor_prefer_zygote(r->sup, ns, v->name, mrt == &ks_runtime_sklearn);
+                    strcmp(argv[1], "model-server") == 0 && ks_model_find_file(dir, &mrt, &mpath, ferr, sizeof(ferr)) == 0)
+                    ks_supervisor_prefer_zygote(r->sup, ns, v->name, strcmp(mrt, "sklearn") == 0);
                 free(mpath);
             }
             json_object_set_new(extra, "modelDir", json_string(dir));

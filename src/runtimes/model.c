@@ -7,28 +7,57 @@
 #include <sys/stat.h>
 
 #include "ks/metrics.h"
+#include "ks/plugin.h"
 #include "ks/runtime.h"
 
-static const ks_runtime_t *const runtimes[] = {&ks_runtime_xgboost, &ks_runtime_sklearn};
+/* which runtime serves which model files; the sklearn runtime is a plugin loaded on first use */
+static const struct {
+    const char *name;
+    const char *extensions[4];
+} kinds[] = {
+    {"xgboost", {".bst", ".json", ".ubj", NULL}},
+    {"sklearn", {".joblib", ".pkl", ".pickle", NULL}},
+};
 
-static const ks_runtime_t *runtime_of(const char *file)
+static const char *runtime_of(const char *file)
 {
     size_t n = strlen(file);
-    for (size_t i = 0; i < KS_ARRAY_SIZE(runtimes); ++i)
-        for (const char *const *e = runtimes[i]->extensions; *e != NULL; ++e) {
+    for (size_t i = 0; i < KS_ARRAY_SIZE(kinds); ++i)
+        for (const char *const *e = kinds[i].extensions; *e != NULL; ++e) {
             size_t l = strlen(*e);
             if (n > l && strcmp(file + n - l, *e) == 0)
-                return runtimes[i];
+                return kinds[i].name;
         }
     return NULL;
 }
 
+static const ks_runtime_t *runtime_named(const char *name, char *err, size_t errlen)
+{
+    if (strcmp(name, "xgboost") == 0)
+        return &ks_runtime_xgboost;
+    return ks_plugin_sym("sklearn", "ks_runtime_sklearn", err, errlen);
+}
+
 int ks_model_find(const char *dir, const ks_runtime_t **rt, char **path, char *err, size_t errlen)
+{
+    const char *name;
+    int r;
+    if ((r = ks_model_find_file(dir, &name, path, err, errlen)) != 0)
+        return r;
+    if ((*rt = runtime_named(name, err, errlen)) == NULL) {
+        free(*path);
+        *path = NULL;
+        return KS_EINTERNAL;
+    }
+    return 0;
+}
+
+int ks_model_find_file(const char *dir, const char **runtime, char **path, char *err, size_t errlen)
 {
     DIR *d;
     struct dirent *de;
     char found[2][512];
-    const ks_runtime_t *frt = NULL;
+    const char *frt = NULL;
     int n = 0;
     struct stat st;
 
@@ -46,7 +75,7 @@ int ks_model_find(const char *dir, const ks_runtime_t **rt, char **path, char *e
     }
     while ((de = readdir(d)) != NULL) {
         char full[1024];
-        const ks_runtime_t *r;
+        const char *r;
         if ((r = runtime_of(de->d_name)) == NULL)
             continue;
         snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
@@ -73,7 +102,7 @@ int ks_model_find(const char *dir, const ks_runtime_t **rt, char **path, char *e
     if ((*path = malloc(strlen(dir) + strlen(found[0]) + 2)) == NULL)
         return KS_ENOMEM;
     sprintf(*path, "%s/%s", dir, found[0]);
-    *rt = frt;
+    *runtime = frt;
     return 0;
 }
 
