@@ -23,7 +23,7 @@ static const char usage[] =
     "  --ingress-host ADDR   ingress address (default 127.0.0.1)\n"
     "  --api-port PORT       also serve the API on 127.0.0.1:PORT (default: only the Unix socket <home>/api.sock)\n"
     "  --domain DOMAIN       domain of InferenceService URLs (default example.com)\n"
-    "  --workers N           ingress event-loop threads (default: one per core)\n"
+    "  --workers N           ingress event-loop threads (default: half the cores, at least 1)\n"
     "  --no-zygote           start scikit-learn replicas by exec instead of forking a warm Python (slower start)\n"
     "  --help                this text\n";
 
@@ -78,7 +78,8 @@ static int start_zygote(const char *home, const char *self, ks_supervisor_t *sup
 int ks_up_main(int argc, char **argv)
 {
     const char *home = getenv("KSERVE_HOME"), *domain = "example.com", *ingress_host = "127.0.0.1";
-    int ingress_port = 8080, api_port = -1, workers = (int)sysconf(_SC_NPROCESSORS_ONLN), lockfd, sig, zygote = 1;
+    /* half the cores: the replicas need the rest (measured: on 2 cores 1 worker keeps 0.68 of direct req/s, 2 keep 0.46) */
+    int ingress_port = 8080, api_port = -1, workers = (int)sysconf(_SC_NPROCESSORS_ONLN) / 2, lockfd, sig, zygote = 1;
     char err[1024], path[PATH_MAX], sock[PATH_MAX], self[PATH_MAX], abs_home[PATH_MAX], pidbuf[32];
     ks_store_t *store = NULL;
     ks_supervisor_t *sup;
