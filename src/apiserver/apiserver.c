@@ -317,6 +317,22 @@ static void do_write(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, con
         json_decref(obj);
         return;
     }
+    /* a runtime named by an InferenceService must exist (the rest of the choice shows in status) */
+    if (kind == KS_KIND_ISVC) {
+        const char *rt = json_string_value(
+            json_object_get(json_object_get(json_object_get(json_object_get(obj, "spec"), "predictor"), "model"), "runtime"));
+        json_t *found = NULL;
+        if (rt != NULL && ks_store_get(a->store, "ServingRuntime", ap->ns, rt, &found) != 0 &&
+            ks_store_get(a->store, "ClusterServingRuntime", "", rt, &found) != 0 && !builtin_named(a, rt, &found)) {
+            snprintf(err, sizeof(err),
+                     "spec.predictor.model.runtime: no ServingRuntime in namespace %s or ClusterServingRuntime named \"%s\"",
+                     ap->ns, rt);
+            send_status(w, req, 422, "Invalid", err);
+            json_decref(obj);
+            return;
+        }
+        json_decref(found);
+    }
     if (!create && (rv = json_string_value(json_object_get(meta, "resourceVersion"))) != NULL && rv[0])
         expect = strtoll(rv, NULL, 10);
     r = ks_store_put(a->store, ap->k->kind, obj, expect, ap->k->cluster_scoped, &stored, err, sizeof(err));

@@ -244,14 +244,21 @@ int ks_cli_apply_main(int argc, char **argv)
         goto out;
     }
     have_client = 1;
-    for (size_t i = 0; i < nfiles; ++i)
-        for (size_t j = 0; j < lists[i].n; ++j) {
-            int r = apply_one(&client, &lists[i].docs[j]);
-            if (r != 0)
-                rc = KS_CLI_FAIL;
-            if (r == KS_EUNAVAIL)
-                goto out;
-        }
+    /* runtimes before the InferenceServices that may name them; otherwise in file order */
+    for (int pass = 0; pass < 2; ++pass)
+        for (size_t i = 0; i < nfiles; ++i)
+            for (size_t j = 0; j < lists[i].n; ++j) {
+                const char *kind = json_string_value(json_object_get(lists[i].docs[j].obj, "kind"));
+                int is_runtime = kind != NULL && strstr(kind, "ServingRuntime") != NULL;
+                int r;
+                if (is_runtime != (pass == 0))
+                    continue;
+                r = apply_one(&client, &lists[i].docs[j]);
+                if (r != 0)
+                    rc = KS_CLI_FAIL;
+                if (r == KS_EUNAVAIL)
+                    goto out;
+            }
 out:
     if (have_client)
         ks__cli_client_free(&client);

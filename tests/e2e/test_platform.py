@@ -552,7 +552,7 @@ def test_put_of_a_missing_isvc_is_404(platform):
 
 
 @pytest.mark.parametrize("case", ["min-gt-max", "unknown-field", "missing-predictor", "bad-scheme",
-                                  "unknown-predictor-field"])
+                                  "unknown-predictor-field", "unknown-runtime"])
 def test_api_invalid_spec_is_422_naming_the_field(platform, case):
     plat = platform
     uri = plat.uri("sklearn-iris")
@@ -567,6 +567,10 @@ def test_api_invalid_spec_is_422_naming_the_field(platform, case):
         body = isvc_body("bad", uri)
         body["spec"]["predictor"]["minReplica"] = 2
         words = ["minReplica"]
+    elif case == "unknown-runtime":
+        body = isvc_body("bad", uri)
+        body["spec"]["predictor"]["model"]["runtime"] = "kserve-nosuchserver"
+        words = ["spec.predictor.model.runtime", "kserve-nosuchserver"]
     elif case == "missing-predictor":
         body = isvc_body("bad", uri)
         del body["spec"]["predictor"]
@@ -591,6 +595,24 @@ def test_api_invalid_spec_is_422_naming_the_field(platform, case):
     for w in words:
         assert w in r.json()["error"], (w, r)
     assert plat.get("good")["metadata"]["generation"] == 1
+
+
+def test_named_runtime_that_exists_is_accepted(platform):
+    """model.runtime may name a built-in ClusterServingRuntime or one the user applied."""
+    plat = platform
+    body = isvc_body("named", plat.uri("sklearn-iris"))
+    body["spec"]["predictor"]["model"]["runtime"] = "kserve-sklearnserver"
+    assert plat.api.create(body).status == 201
+    rt = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+          "metadata": {"name": "my-sklearn"},
+          "spec": {"supportedModelFormats": [{"name": "sklearn", "version": "1"}],
+                   "containers": [{"name": "kserve-container", "command": ["kserve", "model-server"],
+                                   "args": ["--model_name={{.Name}}", "--model_dir=/mnt/models"]}]}}
+    r = plat.api.request("POST", "/apis/serving.kserve.io/v1alpha1/namespaces/default/servingruntimes", rt)
+    assert r.status == 201, r
+    body = isvc_body("mine", plat.uri("sklearn-iris"))
+    body["spec"]["predictor"]["model"]["runtime"] = "my-sklearn"
+    assert plat.api.create(body).status == 201
 
 
 def test_second_daemon_on_same_home_is_refused(platform):
