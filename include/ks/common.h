@@ -39,6 +39,11 @@
 /* printf-style message into err (errlen bytes, always NUL-terminated). */
 void ks_errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Sends all of p on a socket (no SIGPIPE); 0 or -1. */
+int ks_send_all(int fd, const void *p, size_t n);
+/* Receives exactly n bytes, waiting at most timeout_ms for each read; 0 or -1. */
+int ks_recv_all(int fd, void *p, size_t n, int timeout_ms);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t ks_now_ns(void);
 

@@ -21,40 +21,6 @@
 #define MAX_REQ (256 * 1024)
 #define MAX_STRS 4096
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *p, size_t n, int timeout_ms)
-{
-    char *c = p;
-    while (n > 0) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        ssize_t r;
-        if (poll(&pfd, 1, timeout_ms) != 1)
-            return -1;
-        r = recv(fd, c, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* ---- the zygote process ------------------------------------------------------------------ */
 
 static char *title_start;
@@ -140,7 +106,7 @@ static void serve_one(int listen_fd, int c, const char *status_dir)
     for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
             memcpy(&log_fd, CMSG_DATA(cm), sizeof(int));
-    if ((buf = malloc(len + 1)) == NULL || recv_all(c, buf, len, 5000) != 0)
+    if ((buf = malloc(len + 1)) == NULL || ks_recv_all(c, buf, len, 5000) != 0)
         goto out;
     p = buf;
     if ((argv = take_strs(&p, buf + len)) == NULL || (env = take_strs(&p, buf + len)) == NULL || argv[0] == NULL)
@@ -184,7 +150,7 @@ static void serve_one(int listen_fd, int c, const char *status_dir)
     if (pid < 0)
         pid = -1;
 out:
-    if (send_all(c, &pid, sizeof(pid)) != 0 && pid > 0)
+    if (ks_send_all(c, &pid, sizeof(pid)) != 0 && pid > 0)
         fprintf(stderr, "kserve zygote: the supervisor went away after asking for pid %d\n", (int)pid);
     if (log_fd >= 0)
         close(log_fd);

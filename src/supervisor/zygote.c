@@ -20,40 +20,6 @@
 
 /* ---- the wire: u32 length, then argc, argv..., envc, env... as NUL-terminated strings ---- */
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *p, size_t n, int timeout_ms)
-{
-    char *c = p;
-    while (n > 0) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        ssize_t r;
-        if (poll(&pfd, 1, timeout_ms) != 1)
-            return -1;
-        r = recv(fd, c, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static size_t put_strs(char *buf, size_t off, size_t cap, char *const *v)
 {
     uint32_t n = 0;
@@ -115,8 +81,8 @@ pid_t ks_zygote_spawn(const char *sock_path, char *const *argv, char *const *env
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &log_fd, sizeof(int));
-    if (sendmsg(fd, &mh, MSG_NOSIGNAL) != 4 || send_all(fd, buf + 4, len - 4) != 0 ||
-        recv_all(fd, &pid, sizeof(pid), 5000) != 0 || pid <= 0) {
+    if (sendmsg(fd, &mh, MSG_NOSIGNAL) != 4 || ks_send_all(fd, buf + 4, len - 4) != 0 ||
+        ks_recv_all(fd, &pid, sizeof(pid), 5000) != 0 || pid <= 0) {
         ks_errorf(err, errlen, "the zygote did not start the replica");
         pid = -1;
     }
