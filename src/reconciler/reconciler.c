@@ -264,7 +264,6 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
         {
             const char *s = json_string_value(x);
             char buf[2048], *o = buf;
-            const char *p;
             if (s == NULL)
                 continue;
             if (strncmp(s, "--http_port", 11) == 0) {
@@ -285,7 +284,6 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
                 }
             }
             *o = '\0';
-            (void)p;
             argv[k++] = strdup(buf);
         }
     }
@@ -414,14 +412,13 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     rev_view_t revs[64];
     int nrevs = 0;
     const char *reason = NULL, *serving_name, *prev_name;
-    char err[1200], key_buf[64], url[512], host[512], dir[1024];
+    char err[1200], url[512], host[512], dir[1024];
     char *key = NULL;
     rev_view_t *latest = NULL, *serving = NULL;
     size_t i;
     int model_ok = 0, spec_error = 0;
     uint64_t dl_done = 0, dl_total = 0;
 
-    (void)key_buf;
     err[0] = '\0';
     /* this isvc's revisions, oldest first */
     json_array_foreach(all_revs, i, rev)
