@@ -30,7 +30,7 @@ ASAN_FLAGS  := -O1 -fsanitize=address,undefined,float-cast-overflow -fno-sanitiz
 LIB_SRCS    := $(wildcard src/*/*.c)
 SKLEARN_SRCS  := src/runtimes/sklearn.c src/runtimes/sklearn_zygote.c
 PLATFORM_SRCS := $(wildcard src/api/*.c src/apiserver/*.c src/cli/*.c src/daemon/*.c src/ingress/*.c \
-                   src/reconciler/*.c src/storage/*.c src/store/*.c src/supervisor/*.c)
+                   src/reconciler/*.c src/storage/*.c src/store/*.c src/supervisor/*.c src/autoscaler/*.c)
 CORE_SRCS     := $(filter-out $(SKLEARN_SRCS) $(PLATFORM_SRCS),$(LIB_SRCS))
 MAIN_SRC    := src/main.c
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)

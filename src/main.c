@@ -37,6 +37,7 @@ static const struct {
     {"delete", NULL, "platform", "ks_cli_delete_main", "delete resources: delete isvc NAME, delete -f FILE"},
     {"wait", NULL, "platform", "ks_cli_wait_main", "wait for a condition: wait isvc NAME --for=condition=Ready"},
     {"logs", NULL, "platform", "ks_cli_logs_main", "print the replicas' logs: logs isvc NAME [-f] [--tail N]"},
+    {"autoscaler", NULL, "platform", "ks_autoscaler_main", "autoscaler tools: replay FILE|- runs the KPA decider on a recorded trace"},
     {"zygote", NULL, "sklearn", "ks_zygote_main", "(internal) fork server for scikit-learn replicas, started by kserve up"},
     {"version", version_main, NULL, NULL, "print the version"},
 };
