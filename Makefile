@@ -106,7 +106,7 @@ check-asan: build-asan/kserve $(UNIT_BINS_ASAN)
 FUZZ_SECONDS ?= 30
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # the parsers of outside input and what they need: no h2o, no runtimes
-FUZZ_LIB     := $(wildcard src/common/*.c src/protocol/*.c src/api/*.c) src/server/flags.c src/server/router.c
+FUZZ_LIB     := $(wildcard src/common/*.c src/protocol/*.c src/api/*.c src/autoscaler/*.c) src/server/flags.c src/server/router.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HEADERS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
