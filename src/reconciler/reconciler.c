@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ks/buf.h"
 #include "ks/reconciler.h"
 #include "ks/runtime.h"
 #include "ks/storage.h"
@@ -21,6 +22,7 @@
 #define ANN_HASH "serving.kserve.io/spec-hash" /* what defines the revision, hashed */
 #define MAX_PORTS 64
 #define FAILED_AFTER_RESTARTS 2 /* a revision whose replicas crash this often is Failed */
+#define KEEP_REVISIONS 20       /* older ones that nothing routes to are deleted */
 
 /* ---- storage jobs: one background fetch per storageUri ------------------------------ */
 
@@ -263,7 +265,7 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
         json_array_foreach(list, i, x)
         {
             const char *s = json_string_value(x);
-            char buf[2048], *o = buf;
+            ks_buf_t b;
             if (s == NULL)
                 continue;
             if (strncmp(s, "--http_port", 11) == 0) {
@@ -271,20 +273,21 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
                 have_port = 1;
                 continue;
             }
-            /* substitute {{.Name}} and /mnt/models */
-            while (*s && o < buf + sizeof(buf) - 1100) {
+            /* substitute {{.Name}} and /mnt/models, whatever the lengths */
+            ks_buf_init(&b, 0);
+            while (*s) {
                 if (strncmp(s, "{{.Name}}", 9) == 0) {
-                    o += snprintf(o, 256, "%s", name);
+                    ks_buf_append(&b, name, strlen(name));
                     s += 9;
                 } else if (strncmp(s, "/mnt/models", 11) == 0 && dir != NULL) {
-                    o += snprintf(o, 1024, "%s", dir);
+                    ks_buf_append(&b, dir, strlen(dir));
                     s += 11;
                 } else {
-                    *o++ = *s++;
+                    ks_buf_putc(&b, *s++);
                 }
             }
-            *o = '\0';
-            argv[k++] = strdup(buf);
+            ks_buf_putc(&b, '\0');
+            argv[k++] = b.base != NULL ? b.base : strdup("");
         }
     }
     if (!have_port)
@@ -308,7 +311,16 @@ static char **build_env(json_t *container, json_t *model)
             const char *name = json_string_value(json_object_get(e, "name"));
             const char *value = json_string_value(json_object_get(e, "value"));
             char *kv;
+            int overridden = 0;
+            size_t j;
+            json_t *o;
             if (name == NULL)
+                continue;
+            /* the predictor's env wins over the runtime's, as in KServe */
+            if (l == 0)
+                json_array_foreach(lists[1], j, o) if (strcmp(json_string_value(json_object_get(o, "name")) ?: "", name) == 0)
+                    overridden = 1;
+            if (overridden)
                 continue;
             if ((kv = malloc(strlen(name) + strlen(value ? value : "") + 2)) == NULL)
                 continue;
@@ -397,6 +409,18 @@ static const char *rev_hash(json_t *rev)
     return h != NULL ? h : "";
 }
 
+/* rev belongs to this isvc: same namespace and name, and (when recorded) the same uid */
+static int owned_by(json_t *rev, json_t *isvc)
+{
+    const char *owner = json_string_value(json_object_get(oget(rev, "metadata.labels"), LABEL_ISVC));
+    const char *uid = sget(json_array_get(oget(rev, "metadata.ownerReferences"), 0), "uid");
+    const char *isvc_uid = sget(isvc, "metadata.uid");
+    if (owner == NULL || strcmp(sget(rev, "metadata.namespace") ?: "", sget(isvc, "metadata.namespace") ?: "") != 0 ||
+        strcmp(owner, sget(isvc, "metadata.name") ?: "") != 0)
+        return 0;
+    return uid == NULL || uid[0] == '\0' || isvc_uid == NULL || strcmp(uid, isvc_uid) == 0;
+}
+
 static int cmp_rev(const void *a, const void *b)
 {
     return rev_number(((const rev_view_t *)a)->name) - rev_number(((const rev_view_t *)b)->name);
@@ -409,7 +433,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     json_t *predictor = oget(isvc, "spec.predictor"), *model = json_object_get(predictor, "model");
     json_t *old_status = json_object_get(isvc, "status"), *status = json_object(), *comp = json_object();
     json_t *ns_rts = NULL, *rt = NULL, *container = NULL, *rev, *conds = json_array(), *traffic = json_array();
-    rev_view_t revs[64];
+    rev_view_t *revs = calloc(json_array_size(all_revs) + 2, sizeof(rev_view_t));
     int nrevs = 0;
     const char *reason = NULL, *serving_name, *prev_name;
     char err[1200], url[512], host[512], dir[1024];
@@ -420,12 +444,12 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     uint64_t dl_done = 0, dl_total = 0;
 
     err[0] = '\0';
-    /* this isvc's revisions, oldest first */
+    if (revs == NULL)
+        goto out;
+    /* this isvc's revisions (this incarnation's: a deleted and re-created isvc starts afresh), oldest first */
     json_array_foreach(all_revs, i, rev)
     {
-        json_t *labels = oget(rev, "metadata.labels");
-        if (nrevs < 64 && strcmp(sget(rev, "metadata.namespace") ?: "", ns) == 0 &&
-            strcmp(json_string_value(json_object_get(labels, LABEL_ISVC)) ?: "", name) == 0) {
+        if (owned_by(rev, isvc)) {
             memset(&revs[nrevs], 0, sizeof(revs[0]));
             revs[nrevs].obj = rev;
             revs[nrevs].name = sget(rev, "metadata.name");
@@ -483,10 +507,6 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                             sget(rt, "metadata.name") ?: "", "predictor", predictor, "container", container);
             if (obj != NULL && ks_store_put(r->store, KIND_REV, obj, 0, 0, &stored, NULL, 0) == 0 && stored != NULL) {
                 json_array_append_new(all_revs, stored); /* all_revs owns it */
-                if (nrevs == 64) {
-                    memmove(revs, revs + 1, sizeof(revs[0]) * 63);
-                    nrevs--;
-                }
                 memset(&revs[nrevs], 0, sizeof(revs[0]));
                 revs[nrevs].obj = stored;
                 revs[nrevs].name = sget(stored, "metadata.name");
@@ -686,11 +706,20 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         }
     }
     put_status(r, KIND_ISVC, ns, name, old_status, status);
+    /* keep the newest KEEP_REVISIONS revisions (and whatever serves) in the store, as Knative's GC */
+    for (int k = 0; k < nrevs - KEEP_REVISIONS; ++k) {
+        const char *prev = sget(old_status, "components.predictor.previousRolledoutRevision");
+        if (&revs[k] == latest || &revs[k] == serving || (prev != NULL && strcmp(prev, revs[k].name) == 0))
+            continue;
+        ks_store_delete(r->store, KIND_REV, ns, revs[k].name);
+    }
+out:
     json_decref(status);
     json_decref(comp);
     json_decref(traffic);
     json_decref(ns_rts);
     free(key);
+    free(revs);
 }
 
 /* ---- the pass ---------------------------------------------------------------------------- */
@@ -705,7 +734,7 @@ static int kept(json_t *keep, const char *ns, const char *rev)
 
 void ks_reconciler_pass(ks_reconciler_t *r)
 {
-    json_t *isvcs = NULL, *revs = NULL, *csrs = NULL, *keep = json_array(), *x, *known;
+    json_t *isvcs = NULL, *revs = NULL, *csrs = NULL, *keep = json_array(), *live = json_array(), *x, *known;
     ks_routes_t *routes = ks_routes_new();
     size_t i;
 
@@ -714,23 +743,31 @@ void ks_reconciler_pass(ks_reconciler_t *r)
     ks_store_list(r->store, KIND_CSR, NULL, &csrs);
     json_array_extend(csrs, r->builtin);
 
-    json_array_foreach(isvcs, i, x) reconcile_isvc(r, x, revs, csrs, routes, keep);
-
-    /* revisions of deleted isvcs go, with their events */
+    /* first, revisions whose isvc is gone (or was deleted and created anew) go, with their events */
     json_array_foreach(revs, i, x)
     {
         const char *ns = sget(x, "metadata.namespace"), *owner = json_string_value(json_object_get(oget(x, "metadata.labels"), LABEL_ISVC));
-        int found = 0;
+        int found = 0, same_name = 0;
         size_t j;
         json_t *y;
-        json_array_foreach(isvcs, j, y) if (strcmp(sget(y, "metadata.namespace"), ns) == 0 && owner != NULL &&
-                                            strcmp(sget(y, "metadata.name"), owner) == 0) found = 1;
-        if (!found) {
+        json_array_foreach(isvcs, j, y)
+        {
+            if (owned_by(x, y))
+                found = 1;
+            else if (owner != NULL && strcmp(sget(y, "metadata.namespace"), ns) == 0 && strcmp(sget(y, "metadata.name"), owner) == 0)
+                same_name = 1;
+        }
+        if (found) {
+            json_array_append(live, x);
+        } else {
             ks_store_delete(r->store, KIND_REV, ns, sget(x, "metadata.name"));
-            if (owner != NULL)
+            /* the events go with the isvc, unless a new one of the same name has begun */
+            if (owner != NULL && !same_name)
                 ks_store_events_delete(r->store, KIND_ISVC, ns, owner);
         }
     }
+    json_array_foreach(isvcs, i, x) reconcile_isvc(r, x, live, csrs, routes, keep);
+
     /* replicas nobody needs: stop them (drain) */
     known = ks_supervisor_revisions(r->sup);
     json_array_foreach(known, i, x)
@@ -752,6 +789,7 @@ void ks_reconciler_pass(ks_reconciler_t *r)
     json_decref(revs);
     json_decref(csrs);
     json_decref(keep);
+    json_decref(live);
 }
 
 /* ---- the thread ------------------------------------------------------------------------ */

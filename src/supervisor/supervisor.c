@@ -387,10 +387,32 @@ void ks_supervisor_free(ks_supervisor_t *s)
     free(s);
 }
 
+static void terminate(replica_t *r);
+
+static int same_argv(char *const *a, char *const *b)
+{
+    int i = 0;
+    for (; a[i] != NULL && b[i] != NULL; ++i)
+        if (strcmp(a[i], b[i]) != 0)
+            return 0;
+    return a[i] == NULL && b[i] == NULL;
+}
+
 int ks_supervisor_set(ks_supervisor_t *s, const char *ns, const char *rev, int replicas, char *const *argv,
                       char *const *env, const char *health_path)
 {
     revset_t *rs = find_set(s, ns, rev);
+    if (rs != NULL && !same_argv(rs->argv, argv)) {
+        /* the same name, another command: a deleted isvc's revision, re-created with another spec; retire the old */
+        size_t l = strlen(rs->rev);
+        snprintf(rs->rev + (l < sizeof(rs->rev) - 12 ? l : sizeof(rs->rev) - 12), 12, "~replaced");
+        rs->removing = 1;
+        rs->desired = 0;
+        for (replica_t *r = rs->replicas; r != NULL; r = r->next)
+            terminate(r);
+        s->dirty = 1;
+        rs = NULL;
+    }
     if (rs == NULL && (rs = new_set(s, ns, rev, argv, env, health_path)) == NULL)
         return KS_ENOMEM;
     if (rs->desired != replicas || rs->removing)
