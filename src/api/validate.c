@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "posmap.h"
+#include "ks/autoscaler.h"
 #include "validate.h"
 
 #define MAX_ERRORS 1000 /* kept per document; the rest are only counted */
@@ -727,6 +728,38 @@ void ks__check_resources(ks_vctx_t *c, json_t *parent, const char *key, json_t *
 
 static const char *const deployment_modes[] = {"Serverless", "Knative", "RawDeployment", "Standard", NULL};
 
+/*
+ * An autoscaling.knative.dev/<key> annotation: its value as the autoscaler
+ * would read it (include/ks/autoscaler.h), so a bad one is refused at apply.
+ */
+static void check_autoscaling(ks_vctx_t *c, const char *key, const char *value)
+{
+    static const char *const classes[] = {"kpa.autoscaling.knative.dev", "hpa.autoscaling.knative.dev", NULL};
+    static const struct {
+        const char *old, *now;
+    } renamed[] = {{"minScale", "min-scale"}, {"maxScale", "max-scale"}, {"initialScale", "initial-scale"}};
+    ks_kpa_config_t cfg;
+    char err[256];
+
+    if (strcmp(key, "class") == 0) {
+        for (int i = 0; classes[i] != NULL; ++i)
+            if (strcmp(value, classes[i]) == 0)
+                return;
+        ks__verr(c, "must be kpa.autoscaling.knative.dev or hpa.autoscaling.knative.dev, got \"%s\"", value);
+        return;
+    }
+    /* the metrics of the HPA class are cpu and memory */
+    if (strcmp(key, "metric") == 0 && (strcmp(value, "cpu") == 0 || strcmp(value, "memory") == 0))
+        return;
+    for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]); ++i)
+        if (strcmp(key, renamed[i].old) == 0)
+            key = renamed[i].now; /* Knative's older spelling */
+    ks_kpa_config_defaults(&cfg);
+    err[0] = '\0';
+    if (ks_kpa_config_set(&cfg, key, value, err, sizeof(err)) != 0)
+        ks__verr(c, "%s", err[0] ? err : "not a valid autoscaling setting");
+}
+
 void ks__check_annotations(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
 {
     char d[80], hint[80];
@@ -749,6 +782,8 @@ void ks__check_annotations(ks_vctx_t *c, json_t *parent, const char *key, json_t
             ks__verr(c, "must be a string, got %s%s", d, hint);
         } else if (c->kind == KS_KIND_ISVC && strcmp(k, "serving.kserve.io/deploymentMode") == 0) {
             ks__want_enum(c, x, deployment_modes);
+        } else if (c->kind == KS_KIND_ISVC && strncmp(k, "autoscaling.knative.dev/", 24) == 0) {
+            check_autoscaling(c, k + 24, json_string_value(x));
         }
         ks__vpop(c, old);
     }

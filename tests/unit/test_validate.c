@@ -440,6 +440,33 @@ static void deployment_mode_annotation(void **state)
     expect_ok(ANNOTATED("Serverless"));
 }
 
+#define AUTOSCALING(key, value)                                                                                        \
+    "apiVersion: serving.kserve.io/v1beta1\n"                                                                          \
+    "kind: InferenceService\n"                                                                                         \
+    "metadata:\n"                                                                                                      \
+    "  name: m\n"                                                                                                      \
+    "  annotations: {autoscaling.knative.dev/" key ": " value "}\n"                                                     \
+    "spec:\n"                                                                                                          \
+    "  predictor:\n" MODEL
+
+static void autoscaling_annotations_are_checked(void **state)
+{
+    (void)state;
+    expect_ok(AUTOSCALING("target", "\"10\""));
+    expect_ok(AUTOSCALING("window", "\"30s\""));
+    expect_ok(AUTOSCALING("minScale", "\"1\""));
+    expect_ok(AUTOSCALING("max-scale", "\"3\""));
+    expect_ok(AUTOSCALING("metric", "rps"));
+    expect_ok(AUTOSCALING("class", "hpa.autoscaling.knative.dev"));
+    expect_ok(AUTOSCALING("scale-down-delay", "\"1m30s\""));
+    expect(AUTOSCALING("window", "thirty"), "t.yaml:5:17: metadata.annotations[\"autoscaling.knative.dev/window\"]: "
+                                            "window: malformed value");
+    expect(AUTOSCALING("target", "\"-1\""), "autoscaling.knative.dev/target");
+    expect(AUTOSCALING("panic-threshold-percentage", "\"50\""), "panic-threshold-percentage");
+    expect(AUTOSCALING("class", "magic"), "must be kpa.autoscaling.knative.dev or hpa.autoscaling.knative.dev");
+    expect(AUTOSCALING("no-such-knob", "\"1\""), "no-such-knob");
+}
+
 static void annotations_and_labels(void **state)
 {
     (void)state;
@@ -957,6 +984,7 @@ int main(void)
         T(many_errors_are_counted),
         T(aliases_report_at_the_alias),
         T(json_bodies_without_positions),
+        T(autoscaling_annotations_are_checked),
         T(runtime_containers),
         T(many_containers_are_checked_in_linear_time),
         T(runtime_security_context),
