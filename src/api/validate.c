@@ -760,7 +760,12 @@ static void check_autoscaling(ks_vctx_t *c, const char *key, const char *value)
         ks__verr(c, "%s", err[0] ? err : "not a valid autoscaling setting");
 }
 
-void ks__check_annotations(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
+/*
+ * A map of qualified names to strings (annotations, labels); value_check
+ * looks at each string value that passed the common checks.
+ */
+static void check_string_map(ks_vctx_t *c, json_t *v, const char *key_noun,
+                             void (*value_check)(ks_vctx_t *c, const char *k, json_t *x))
 {
     char d[80], hint[80];
     const char *k;
@@ -774,49 +779,48 @@ void ks__check_annotations(ks_vctx_t *c, json_t *parent, const char *key, json_t
     json_object_foreach(v, k, x) {
         size_t old = ks__vpush_key(c, k);
         if (!is_qualified_name(k)) {
-            ks__verr(c, "not a valid key: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, "
-                        "'-', '_' or '.', starting and ending with a letter or digit");
+            ks__verr(c, "not a valid %s: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, "
+                        "'-', '_' or '.', starting and ending with a letter or digit",
+                     key_noun);
         } else if (!json_is_string(x)) {
             ks__describe(x, d, sizeof(d));
             quote_hint(x, hint, sizeof(hint));
             ks__verr(c, "must be a string, got %s%s", d, hint);
-        } else if (c->kind == KS_KIND_ISVC && strcmp(k, "serving.kserve.io/deploymentMode") == 0) {
-            ks__want_enum(c, x, deployment_modes);
-        } else if (c->kind == KS_KIND_ISVC && strncmp(k, "autoscaling.knative.dev/", 24) == 0) {
-            check_autoscaling(c, k + 24, json_string_value(x));
+        } else {
+            value_check(c, k, x);
         }
         ks__vpop(c, old);
     }
 }
 
+static void annotation_value(ks_vctx_t *c, const char *k, json_t *x)
+{
+    if (c->kind == KS_KIND_ISVC && strcmp(k, "serving.kserve.io/deploymentMode") == 0)
+        ks__want_enum(c, x, deployment_modes);
+    else if (c->kind == KS_KIND_ISVC && strncmp(k, "autoscaling.knative.dev/", 24) == 0)
+        check_autoscaling(c, k + 24, json_string_value(x));
+}
+
+static void label_value(ks_vctx_t *c, const char *k, json_t *x)
+{
+    char d[80];
+    (void)k;
+    if (json_string_length(x) > 0 && !is_label_text(json_string_value(x), json_string_length(x), 63)) {
+        ks__describe(x, d, sizeof(d));
+        ks__verr(c, "%s is not a valid label value: at most 63 letters, digits, '-', '_' or '.', starting and "
+                    "ending with a letter or digit",
+                 d);
+    }
+}
+
+void ks__check_annotations(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
+{
+    check_string_map(c, v, "key", annotation_value);
+}
+
 static void check_labels(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
 {
-    char d[80], hint[80];
-    const char *k;
-    json_t *x;
-
-    if (!json_is_object(v)) {
-        ks__describe(v, d, sizeof(d));
-        ks__verr(c, "must be a mapping of strings to strings, got %s", d);
-        return;
-    }
-    json_object_foreach(v, k, x) {
-        size_t old = ks__vpush_key(c, k);
-        if (!is_qualified_name(k)) {
-            ks__verr(c, "not a valid label key: an optional DNS subdomain prefix and '/', then at most 63 letters, "
-                        "digits, '-', '_' or '.', starting and ending with a letter or digit");
-        } else if (!json_is_string(x)) {
-            ks__describe(x, d, sizeof(d));
-            quote_hint(x, hint, sizeof(hint));
-            ks__verr(c, "must be a string, got %s%s", d, hint);
-        } else if (json_string_length(x) > 0 && !is_label_text(json_string_value(x), json_string_length(x), 63)) {
-            ks__describe(x, d, sizeof(d));
-            ks__verr(c, "%s is not a valid label value: at most 63 letters, digits, '-', '_' or '.', starting and "
-                        "ending with a letter or digit",
-                     d);
-        }
-        ks__vpop(c, old);
-    }
+    check_string_map(c, v, "label key", label_value);
 }
 
 /* ---- metadata ---------------------------------------------------------------------------- */
