@@ -154,6 +154,10 @@ void ks_kpa_tick(ks_kpa_t *k, int64_t now, int ready, int reachable, ks_kpa_deci
  * KS_ENOMEM.  Decisions before the bad line have been written.
  */
 int ks_kpa_replay(FILE *in, FILE *out, char *err, size_t errlen);
+/* Prints x so that it reads back as the same double; integral values print without a point ("5"). */
+void ks_kpa_put_double(FILE *out, double x);
+/* The trace's first line, {"config": {...}} with every key of c, so that a replay decides as the live decider did. */
+void ks_kpa_config_write(FILE *out, const ks_kpa_config_t *c);
 
 /* `kserve autoscaler replay FILE|-`: exit 0, 1 on a bad trace, 2 on usage errors. */
 int ks_autoscaler_main(int argc, char **argv);

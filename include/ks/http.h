@@ -37,6 +37,8 @@ typedef struct ks_http_config {
     int workers;
     size_t max_body;    /* larger bodies get 413 */
     ks_http_handler_cb handler;
+    /* optional: called on each worker's thread after every turn of its loop (at least every 100 ms) and after ks_http_server_wake */
+    void (*loop_cb)(ks_http_worker_t *w, void *data);
     void *data;
 } ks_http_config_t;
 
@@ -52,6 +54,9 @@ int ks_http_server_start(ks_http_server_t *s, char *err, size_t errlen);
  */
 void ks_http_server_stop(ks_http_server_t *s, int drain_ms);
 
+/* Makes every worker run cfg.loop_cb soon; callable from any thread. */
+void ks_http_server_wake(ks_http_server_t *s);
+
 /*
  * Epoch-based reclamation: ks_http_retire_epoch() opens a new epoch; once
  * ks_http_quiescent(s, e) is true, every worker has finished every request
@@ -66,5 +71,7 @@ void ks_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 void ks_http_send_error(ks_http_worker_t *w, h2o_req_t *req, int status, const char *msg);
 /* A header's value, or NULL (len in *len). */
 const char *ks_http_header(h2o_req_t *req, const char *lname, size_t *len);
+/* The socket of an HTTP/1 request's connection (to poll for a hang-up; never read it), or -1 (HTTP/2). */
+int ks_http_req_fd(h2o_req_t *req);
 
 #endif

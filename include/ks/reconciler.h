@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "ks/autoscaler.h"
 #include "ks/ingress.h"
 #include "ks/store.h"
 #include "ks/supervisor.h"
@@ -22,6 +23,8 @@ typedef struct ks_platform_config {
     const char *domain;   /* example.com */
     const char *self_exe; /* this binary, for runtimes whose command is "kserve" */
     int ingress_port;
+    ks_kpa_config_t autoscaler;   /* platform-wide autoscaler defaults (--autoscaler-config) */
+    int activator_queue_depth;    /* requests one revision may have waiting in the activator */
 } ks_platform_config_t;
 
 typedef struct ks_reconciler ks_reconciler_t;

@@ -254,3 +254,38 @@ int ks_kpa_bounded_scale(const ks_kpa_config_t *c, int desired, int reachable, i
         desired = c->max_scale;
     return desired;
 }
+
+void ks_kpa_config_write(FILE *out, const ks_kpa_config_t *c)
+{
+#define NUM(key, v)                                                                                                    \
+    do {                                                                                                               \
+        fputs(", \"" key "\": ", out);                                                                                 \
+        ks_kpa_put_double(out, (v));                                                                                   \
+    } while (0)
+    fprintf(out, "{\"config\": {\"metric\": \"%s\"", c->metric_rps ? "rps" : "concurrency");
+    if (c->has_target)
+        NUM("target", c->target);
+    fprintf(out, ", \"container-concurrency\": %d", c->cc);
+    if (c->has_tu)
+        NUM("target-utilization-percentage", c->tu_pct);
+    NUM("container-concurrency-target-percentage", c->cc_target_pct);
+    NUM("container-concurrency-target-default", c->cc_target_default);
+    NUM("requests-per-second-target-default", c->rps_target_default);
+    fprintf(out, ", \"window\": \"%llds\"", (long long)c->window_s);
+    NUM("panic-window-percentage", c->panic_window_pct);
+    NUM("panic-threshold-percentage", c->panic_threshold_pct);
+    NUM("max-scale-up-rate", c->max_up);
+    NUM("max-scale-down-rate", c->max_down);
+    NUM("target-burst-capacity", c->tbc);
+    NUM("activator-capacity", c->activator_capacity);
+    fprintf(out, ", \"scale-to-zero-grace-period\": \"%llds\"", (long long)c->grace_s);
+    fprintf(out, ", \"scale-to-zero-pod-retention-period\": \"%llds\"", (long long)c->retention_s);
+    fprintf(out, ", \"scale-down-delay\": \"%llds\"", (long long)c->scale_down_delay_s);
+    fprintf(out, ", \"initial-scale\": %d, \"allow-zero-initial-scale\": %s", c->initial_scale,
+            c->allow_zero_initial_scale ? "true" : "false");
+    fprintf(out, ", \"min-scale\": %d, \"max-scale\": %d", c->min_scale, c->max_scale);
+    if (c->activation_scale > 1)
+        fprintf(out, ", \"activation-scale\": %d", c->activation_scale);
+    fprintf(out, ", \"enable-scale-to-zero\": %s}}\n", c->enable_scale_to_zero ? "true" : "false");
+#undef NUM
+}

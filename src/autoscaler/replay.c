@@ -13,7 +13,7 @@
 #include "ks/autoscaler.h"
 
 /* Prints x so that it reads back as the same double; integral values print without a point ("5"). */
-static void put_double(FILE *out, double x)
+void ks_kpa_put_double(FILE *out, double x)
 {
     char buf[64];
     for (int prec = 15; prec <= 17; ++prec) {
@@ -141,9 +141,9 @@ static int run_line(ks_kpa_t *k, json_t *root, FILE *out, char *err, size_t errl
         }
         fprintf(out, "{\"t\": %" PRId64 ", \"desired\": %d, \"panic\": %s, \"stable\": ", t, d.desired,
                 d.panic ? "true" : "false");
-        put_double(out, d.stable);
+        ks_kpa_put_double(out, d.stable);
         fputs(", \"panic_avg\": ", out);
-        put_double(out, d.panic_avg);
+        ks_kpa_put_double(out, d.panic_avg);
         fprintf(out, ", \"ebc\": %" PRId64 "}\n", d.ebc);
         return 0;
     }

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "ks/apiserver.h"
+#include "ks/autoscaler.h"
+#include "ks/resource.h"
 #include "ks/zygote.h"
 
 static const char usage[] =
@@ -25,6 +27,8 @@ static const char usage[] =
     "  --domain DOMAIN       domain of InferenceService URLs (default example.com)\n"
     "  --workers N           ingress event-loop threads (default: half the cores, at least 1)\n"
     "  --no-zygote           start scikit-learn replicas by exec instead of forking a warm Python (slower start)\n"
+    "  --autoscaler-config FILE  platform-wide autoscaler defaults: a YAML map (or a ConfigMap's data) of\n"
+    "                        Knative's config-autoscaler keys, e.g. stable-window: 6s; see docs/autoscaler.md\n"
     "  --help                this text\n";
 
 static int parse_port(const char *flag, const char *v, int *out)
@@ -75,6 +79,96 @@ static int start_zygote(const char *home, const char *self, ks_supervisor_t *sup
     return 0;
 }
 
+/*
+ * The platform's autoscaler defaults: Knative's config-autoscaler keys
+ * (a plain map, or a ConfigMap whose data holds them), plus
+ * activator-queue-depth.  Errors name the file, line and key.
+ */
+static int load_autoscaler_config(const char *file, ks_platform_config_t *pc, char *err, size_t errlen)
+{
+    ks_doc_list_t docs = {NULL, 0};
+    char *text = NULL, e[512];
+    size_t len = 0;
+    FILE *f = fopen(file, "r");
+    json_t *map, *v;
+    const char *key;
+    int rc = KS_EINVAL;
+
+    if (f == NULL) {
+        ks_errorf(err, errlen, "%s: %s", file, strerror(errno));
+        return KS_EINVAL;
+    }
+    {
+        char buf[4096];
+        size_t k;
+        FILE *m = open_memstream(&text, &len);
+        while (m != NULL && (k = fread(buf, 1, sizeof(buf), f)) > 0 && len < (1u << 20))
+            fwrite(buf, 1, k, m);
+        if (m != NULL)
+            fclose(m);
+    }
+    fclose(f);
+    if (text == NULL || ks_yaml_load(text, len, file, &docs, err, errlen) != 0)
+        goto out;
+    if (docs.n == 0) {
+        rc = 0;
+        goto out;
+    }
+    map = docs.docs[0].obj;
+    if (json_is_object(json_object_get(map, "data")))
+        map = json_object_get(map, "data");
+    if (!json_is_object(map)) {
+        ks_errorf(err, errlen, "%s: expected a map of autoscaler settings (e.g. stable-window: 6s)", file);
+        goto out;
+    }
+    json_object_foreach(map, key, v)
+    {
+        char val[256];
+        int line = docs.docs[0].line, col = 1;
+        char path[300];
+        if (map != docs.docs[0].obj && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
+            continue;
+        snprintf(path, sizeof(path), "%s%s", map != docs.docs[0].obj ? "data." : "", key);
+        ks_doc_pos(&docs.docs[0], path, &line, &col);
+        if (json_is_string(v))
+            snprintf(val, sizeof(val), "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(val, sizeof(val), "%.17g", json_real_value(v));
+        else if (json_is_boolean(v))
+            snprintf(val, sizeof(val), "%s", json_is_true(v) ? "true" : "false");
+        else {
+            ks_errorf(err, errlen, "%s:%d:%d: %s: expected a string, number or boolean", file, line, col, key);
+            goto out;
+        }
+        if (strcmp(key, "activator-queue-depth") == 0) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end != '\0' || n < 1 || n > 1000000) {
+                ks_errorf(err, errlen, "%s:%d:%d: activator-queue-depth: expected 1 to 1000000, got \"%s\"", file,
+                          line, col, val);
+                goto out;
+            }
+            pc->activator_queue_depth = (int)n;
+            continue;
+        }
+        if (ks_kpa_config_set(&pc->autoscaler, key, val, e, sizeof(e)) != 0) {
+            ks_errorf(err, errlen, "%s:%d:%d: %s", file, line, col, e);
+            goto out;
+        }
+    }
+    if (ks_kpa_config_check(&pc->autoscaler, e, sizeof(e)) != 0) {
+        ks_errorf(err, errlen, "%s: %s", file, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    ks_doc_list_free(&docs);
+    free(text);
+    return rc;
+}
+
 int ks_up_main(int argc, char **argv)
 {
     const char *home = getenv("KSERVE_HOME"), *domain = "example.com", *ingress_host = "127.0.0.1";
@@ -89,6 +183,11 @@ int ks_up_main(int argc, char **argv)
     ks_platform_config_t pc;
     sigset_t sigs;
     ssize_t n;
+    const char *as_config = NULL;
+
+    memset(&pc, 0, sizeof(pc));
+    ks_kpa_config_defaults(&pc.autoscaler);
+    pc.activator_queue_depth = KS_ACTIVATOR_QUEUE_DEPTH;
 
     if (home == NULL || home[0] == '\0')
         home = ".kserve";
@@ -121,6 +220,8 @@ int ks_up_main(int argc, char **argv)
         }
         if (strcmp(flag, "--home") == 0)
             home = v;
+        else if (strcmp(flag, "--autoscaler-config") == 0)
+            as_config = v;
         else if (strcmp(flag, "--domain") == 0)
             domain = v;
         else if (strcmp(flag, "--ingress-host") == 0)
@@ -143,6 +244,11 @@ int ks_up_main(int argc, char **argv)
             fprintf(stderr, "kserve up: unknown flag %s\n%s", flag, usage);
             return 2;
         }
+    }
+
+    if (as_config != NULL && load_autoscaler_config(as_config, &pc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kserve up: --autoscaler-config: %s\n", err);
+        return 2;
     }
 
     /* the state directory, and one daemon per state directory */
@@ -200,7 +306,6 @@ int ks_up_main(int argc, char **argv)
         fprintf(stderr, "kserve up: ingress: %s\n", err);
         return 1;
     }
-    memset(&pc, 0, sizeof(pc));
     pc.home = home;
     pc.domain = domain;
     pc.self_exe = self;
@@ -236,6 +341,7 @@ int ks_up_main(int argc, char **argv)
         ks_apiserver_stop(api_tcp);
     ks_reconciler_stop(rec, 1);
     ks_ingress_stop(ingress, 2000);
+    ks_ingress_free_stats(ingress);
     unlink(sock);
     ks_store_close(store);
     fprintf(stderr, "kserve up: stopped\n");

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -21,6 +22,12 @@ typedef struct worker {
     h2o_linklist_t conns;
     size_t nconns;
     _Atomic uint64_t seen_epoch; /* the epoch this worker last saw between requests */
+    /* ks_http_server_wake: one message per worker, sent only when none is pending */
+    h2o_multithread_queue_t *mq;
+    h2o_multithread_receiver_t receiver;
+    h2o_multithread_message_t wake_msg;
+    _Atomic int wake_pending;
+    _Atomic int wake_ready;
 } worker_t;
 
 struct ks_http_server {
@@ -198,6 +205,17 @@ static void start_linger(h2o_req_t *req)
     c->linger = l;
 }
 
+int ks_http_req_fd(h2o_req_t *req)
+{
+    h2o_socket_t *sock;
+    if (req->version >= 0x200 || req->conn == NULL)
+        return -1;
+    sock = ((struct http1_conn_head *)req->conn)->sock;
+    if (sock == NULL || sock->on_close.cb != on_conn_close)
+        return -1;
+    return h2o_socket_get_fd(sock);
+}
+
 /* ---- h2o's own error answers as JSON ------------------------------------- */
 
 typedef struct json_error_ostream {
@@ -223,7 +241,9 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 {
     ssize_t ct;
     (void)self;
-    if (req->res.status >= 400 && (ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0 &&
+    /* h2o's own answers have a generator without proceed; a proxied answer (one that streams) passes verbatim */
+    if (req->res.status >= 400 && (req->_generator == NULL || req->_generator->proceed == NULL) &&
+        (ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0 &&
         h2o_memis(req->res.headers.entries[ct].value.base, 10, H2O_STRLIT("text/plain"))) {
         /* h2o answered by itself: say the same in the protocol's shape */
         const char *msg;
@@ -314,9 +334,23 @@ static void close_idle(worker_t *w)
     h2o_linklist_t *n;
     for (n = w->conns.next; n != &w->conns; n = n->next) {
         conn_t *c = H2O_STRUCT_FROM_MEMBER(conn_t, link, n);
-        if ((c->sock->input == NULL || c->sock->input->size == 0) && !h2o_socket_is_writing(c->sock))
+        int unread = 0;
+        /* bytes the kernel holds but h2o has not read yet are a request too */
+        if ((c->sock->input == NULL || c->sock->input->size == 0) && !h2o_socket_is_writing(c->sock) &&
+            ioctl(h2o_socket_get_fd(c->sock), FIONREAD, &unread) == 0 && unread == 0)
             shutdown(h2o_socket_get_fd(c->sock), SHUT_RD);
     }
+}
+
+static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, receiver, receiver);
+    ks_http_server_t *s = w->pub.server;
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    atomic_store_explicit(&w->wake_pending, 0, memory_order_release);
+    if (s->cfg.loop_cb != NULL)
+        s->cfg.loop_cb(&w->pub, s->cfg.data);
 }
 
 static void *worker_main(void *arg)
@@ -334,10 +368,15 @@ static void *worker_main(void *arg)
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
+    w->mq = h2o_multithread_create_queue(w->ctx.loop);
+    h2o_multithread_register_receiver(w->mq, &w->receiver, on_wake);
+    atomic_store_explicit(&w->wake_ready, 1, memory_order_release);
 
     while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
         atomic_store_explicit(&w->seen_epoch, atomic_load(&s->epoch), memory_order_release);
         h2o_evloop_run(w->ctx.loop, 100);
+        if (s->cfg.loop_cb != NULL)
+            s->cfg.loop_cb(&w->pub, s->cfg.data);
     }
 
     /* drain: accept nothing new, finish what is in flight, then go */
@@ -499,6 +538,17 @@ void ks_http_server_stop(ks_http_server_t *s, int drain_ms)
     for (int i = 0; i < s->nworkers; ++i)
         pthread_join(s->workers[i].tid, NULL);
     /* the loops and contexts die with the process: h2o 2.2 cannot dispose of a loop with sockets on it */
+}
+
+void ks_http_server_wake(ks_http_server_t *s)
+{
+    for (int i = 0; i < s->nworkers; ++i) {
+        worker_t *w = &s->workers[i];
+        if (!atomic_load_explicit(&w->wake_ready, memory_order_acquire))
+            continue;
+        if (!atomic_exchange_explicit(&w->wake_pending, 1, memory_order_acq_rel))
+            h2o_multithread_send_message(&w->receiver, &w->wake_msg);
+    }
 }
 
 uint64_t ks_http_retire_epoch(ks_http_server_t *s)

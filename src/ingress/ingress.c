@@ -6,8 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ks/http.h"
-#include "ks/ingress.h"
+#include "activator.h"
 #include "ks/json.h"
 
 #define MAX_TARGETS 8
@@ -24,12 +23,7 @@ typedef struct pool {
     uint64_t last_used;
 } pool_t;
 
-typedef struct target {
-    char *revision;
-    int percent;
-    int nports;
-    int *ports;
-} target_t;
+typedef ks__route_target_t target_t;
 
 typedef struct route {
     char *host;
@@ -48,12 +42,15 @@ struct ks_routes {
 struct ks_ingress {
     ks_http_server_t *http;
     _Atomic(ks_routes_t *) table;
-    pthread_mutex_t lock; /* retired tables */
+    pthread_mutex_t lock; /* retired tables, revision stats */
     ks_routes_t *retired;
+    ks_revstat_t *stats;  /* every revision's, for the ingress's life */
+    void (*poke_cb)(void *);
+    void *poke_data;
+    _Atomic int queue_depth;
 };
 
 static __thread uint64_t rng = 0x9E3779B97F4A7C15ull;
-static __thread unsigned rr;
 static __thread pool_t *pools; /* this worker's */
 static __thread uint64_t last_sweep;
 
@@ -85,6 +82,12 @@ void ks_routes_free(ks_routes_t *t)
 
 int ks_routes_add(ks_routes_t *t, const char *host, const char *revision, int percent, const int *ports, int nports)
 {
+    return ks_routes_add_target(t, host, revision, percent, ports, nports, NULL);
+}
+
+int ks_routes_add_target(ks_routes_t *t, const char *host, const char *revision, int percent, const int *ports,
+                         int nports, const ks_route_policy_t *pol)
+{
     route_t *r = NULL;
     target_t *tg;
     for (int i = 0; i < t->n; ++i)
@@ -106,7 +109,16 @@ int ks_routes_add(ks_routes_t *t, const char *host, const char *revision, int pe
     if (r->ntargets == MAX_TARGETS)
         return KS_ETOOBIG;
     tg = &r->t[r->ntargets++];
+    memset(tg, 0, sizeof(*tg));
     tg->revision = strdup(revision);
+    if (pol != NULL) {
+        tg->stat = pol->stat;
+        tg->cc = pol->container_concurrency;
+        tg->timeout_s = pol->timeout_s;
+        tg->activate = pol->activate;
+        ks_buf_printf(&t->key, "[%p,%d,%d,%d]", (void *)pol->stat, pol->container_concurrency, pol->timeout_s,
+                      pol->activate);
+    }
     tg->percent = percent;
     tg->nports = nports;
     tg->ports = calloc((size_t)(nports > 0 ? nports : 1), sizeof(int));
@@ -184,6 +196,8 @@ void ks_ingress_publish(ks_ingress_t *g, ks_routes_t *t)
         g->retired = old;
     }
     pthread_mutex_unlock(&g->lock);
+    /* requests held by the activator may go now */
+    ks_http_server_wake(g->http);
 }
 
 void ks_ingress_reclaim(ks_ingress_t *g)
@@ -212,60 +226,112 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
+/*
+ * The host's target in the current table: the one of that revision when
+ * revision is given and still routed, else a weighted pick per request.
+ */
+const ks__route_target_t *ks__ingress_route(ks_ingress_t *g, const char *host, size_t hlen, const char *revision)
 {
-    ks_ingress_t *g = data;
     ks_routes_t *t = atomic_load_explicit(&g->table, memory_order_acquire);
-    const char *host = req->authority.base;
-    size_t hlen = req->authority.len;
-    const char *colon = memchr(host, ':', hlen);
     route_t *r = NULL;
-    target_t *tg = NULL;
-    h2o_req_overrides_t *ov;
-    char msg[400];
     int pick;
-
-    if (colon != NULL)
-        hlen = (size_t)(colon - host);
     if (t != NULL)
         for (int i = 0; i < t->n; ++i)
             if (strlen(t->r[i].host) == hlen && strncasecmp(t->r[i].host, host, hlen) == 0) {
                 r = &t->r[i];
                 break;
             }
-    if (r == NULL) {
-        snprintf(msg, sizeof(msg),
-                 "no InferenceService serves host \"%.*s\" (use the Host header of its status.url: "
-                 "<name>.<namespace>.<domain>)",
-                 (int)(hlen > 200 ? 200 : hlen), host);
-        ks_http_send_error(w, req, 404, msg);
-        return;
-    }
+    if (r == NULL || r->ntargets == 0)
+        return NULL;
+    if (revision != NULL)
+        for (int k = 0; k < r->ntargets; ++k)
+            if (r->t[k].percent > 0 && strcmp(r->t[k].revision, revision) == 0)
+                return &r->t[k];
     /* weighted, per request */
     pick = (int)(next_rand() % 100);
     for (int k = 0; k < r->ntargets; ++k) {
-        tg = &r->t[k];
-        if (pick < tg->percent)
-            break;
-        pick -= tg->percent;
+        if (pick < r->t[k].percent)
+            return &r->t[k];
+        pick -= r->t[k].percent;
     }
-    if (tg == NULL || tg->nports == 0) {
-        snprintf(msg, sizeof(msg), "revision %s has no ready replica", tg != NULL ? tg->revision : "?");
-        ks_http_send_error(w, req, 503, msg);
+    return &r->t[r->ntargets - 1];
+}
+
+void ks__ingress_proxy(ks_http_worker_t *w, h2o_req_t *req, int port)
+{
+    pool_t *p;
+    h2o_req_overrides_t *ov;
+    sweep_pools();
+    if ((p = pool_for(w, port)) == NULL) {
+        ks_http_send_error(w, req, 500, "out of memory");
         return;
     }
-    sweep_pools();
-    {
-        pool_t *p = pool_for(w, tg->ports[rr++ % (unsigned)tg->nports]);
-        if (p == NULL) {
-            ks_http_send_error(w, req, 500, "out of memory");
-            return;
-        }
-        ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-        *ov = (h2o_req_overrides_t){NULL};
-        ov->socketpool = &p->sp;
-    }
+    ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+    *ov = (h2o_req_overrides_t){NULL};
+    ov->socketpool = &p->sp;
     h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+}
+
+void ks__ingress_poke(ks_ingress_t *g)
+{
+    if (g->poke_cb != NULL)
+        g->poke_cb(g->poke_data);
+}
+
+int ks__ingress_queue_depth(ks_ingress_t *g)
+{
+    return atomic_load_explicit(&g->queue_depth, memory_order_relaxed);
+}
+
+void ks__ingress_wake(ks_ingress_t *g)
+{
+    ks_http_server_wake(g->http);
+}
+
+static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
+{
+    const char *host = req->authority.base;
+    size_t hlen = req->authority.len;
+    const char *colon = memchr(host, ':', hlen);
+    if (colon != NULL)
+        hlen = (size_t)(colon - host);
+    ks__activator_handle(data, w, req, host, hlen);
+}
+
+/* ---- revision stats and the autoscaler ------------------------------------------------------ */
+
+ks_revstat_t *ks_ingress_revstat(ks_ingress_t *g, const char *ns, const char *rev)
+{
+    char key[600];
+    ks_revstat_t *s;
+    snprintf(key, sizeof(key), "%s/%s", ns, rev);
+    pthread_mutex_lock(&g->lock);
+    for (s = g->stats; s != NULL; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            goto out;
+    if ((s = calloc(1, sizeof(*s))) != NULL && (s->key = strdup(key)) != NULL) {
+        pthread_mutex_init(&s->lock, NULL);
+        s->last_ns = ks_now_ns();
+        s->next = g->stats;
+        g->stats = s;
+    } else if (s != NULL) {
+        free(s);
+        s = NULL;
+    }
+out:
+    pthread_mutex_unlock(&g->lock);
+    return s;
+}
+
+void ks_ingress_set_poke(ks_ingress_t *g, void (*cb)(void *), void *data)
+{
+    g->poke_cb = cb;
+    g->poke_data = data;
+}
+
+void ks_ingress_set_queue_depth(ks_ingress_t *g, int depth)
+{
+    atomic_store(&g->queue_depth, depth > 0 ? depth : 1);
 }
 
 ks_ingress_t *ks_ingress_new(const char *host, int port, int workers, char *err, size_t errlen)
@@ -275,6 +341,7 @@ ks_ingress_t *ks_ingress_new(const char *host, int port, int workers, char *err,
     if (g == NULL)
         return NULL;
     pthread_mutex_init(&g->lock, NULL);
+    atomic_store(&g->queue_depth, KS_ACTIVATOR_QUEUE_DEPTH);
     memset(&hc, 0, sizeof(hc));
     hc.host = host;
     hc.port = port;
@@ -282,6 +349,7 @@ ks_ingress_t *ks_ingress_new(const char *host, int port, int workers, char *err,
     hc.max_body = 64u << 20;
     hc.proxy_io_timeout_ms = 300000; /* the isvc's default timeout */
     hc.handler = handle;
+    hc.loop_cb = ks__activator_loop;
     hc.data = g;
     if ((g->http = ks_http_server_new(&hc, err, errlen)) == NULL) {
         free(g);
@@ -304,4 +372,15 @@ int ks_ingress_port(const ks_ingress_t *g)
 void ks_ingress_stop(ks_ingress_t *g, int drain_ms)
 {
     ks_http_server_stop(g->http, drain_ms);
+}
+
+void ks_ingress_free_stats(ks_ingress_t *g)
+{
+    ks_revstat_t *s;
+    while ((s = g->stats) != NULL) {
+        g->stats = s->next;
+        pthread_mutex_destroy(&s->lock);
+        free(s->key);
+        free(s);
+    }
 }

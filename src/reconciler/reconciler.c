@@ -10,6 +10,7 @@
 
 #include "ks/buf.h"
 #include "ks/reconciler.h"
+#include "ks/scaler.h"
 #include "ks/runtime.h"
 #include "ks/storage.h"
 
@@ -51,6 +52,7 @@ struct ks_reconciler {
     fetch_t *fetches;
     char *routes_key;
     uint64_t last_pass_ns;
+    ks_scaler_t *scaler;
 };
 
 static void on_progress(void *data, const char *uri, uint64_t done, uint64_t total)
@@ -198,22 +200,98 @@ static int rev_number(const char *name)
     return d != NULL ? atoi(d + 1) : 0;
 }
 
-static int int_or(json_t *o, const char *k, int def)
+
+/* how a component scales: the KPA (Serverless), or a fixed/HPA count (RawDeployment) */
+typedef struct scaling {
+    int kpa;                /* serverless: the KPA and the activator */
+    ks_kpa_config_t cfg;    /* the KPA's settings */
+    int timeout_s;          /* the component's timeout (KServe `timeout`) */
+    int min, max;           /* raw mode: minReplicas, maxReplicas */
+} scaling_t;
+
+static int is_raw(json_t *isvc)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int)json_integer_value(v) : def;
+    const char *mode = json_string_value(json_object_get(oget(isvc, "metadata.annotations"), "serving.kserve.io/deploymentMode"));
+    return mode != NULL && (strcmp(mode, "RawDeployment") == 0 || strcmp(mode, "Standard") == 0);
 }
 
-static int desired_replicas(json_t *isvc, json_t *predictor)
+/* minScale -> min-scale: Knative's older spellings of the keys */
+static void kebab(const char *in, char *out, size_t len)
 {
-    int min = int_or(predictor, "minReplicas", 1), max = int_or(predictor, "maxReplicas", 0);
-    (void)isvc;
-    /* until the autoscaler lands, Serverless runs minReplicas too, at least one (no scale to zero yet) */
-    if (min < 1)
-        min = 1;
-    if (max > 0 && min > max)
-        min = max;
-    return min;
+    size_t n = 0;
+    for (; *in && n + 2 < len; ++in) {
+        if (*in >= 'A' && *in <= 'Z') {
+            out[n++] = '-';
+            out[n++] = (char)(*in - 'A' + 'a');
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}
+
+/*
+ * The component's scaling: the platform's defaults, then the isvc's
+ * autoscaling.knative.dev/<key> annotations, then KServe's own fields, which win
+ * (minReplicas, maxReplicas, scaleTarget, scaleMetric, containerConcurrency,
+ * timeout).  KServe's default minReplicas is 1: a component scales to zero
+ * only with minReplicas: 0 (or min-scale "0").
+ */
+static void scaling_of(ks_reconciler_t *r, json_t *isvc, json_t *comp, scaling_t *sc)
+{
+    json_t *ann = oget(isvc, "metadata.annotations"), *v;
+    const char *key, *metric;
+    char k[128], val[64], e[256];
+    int min_set = 0;
+
+    memset(sc, 0, sizeof(*sc));
+    sc->cfg = r->cfg.autoscaler;
+    sc->kpa = !is_raw(isvc);
+    json_object_foreach(ann, key, v)
+    {
+        if (strncmp(key, "autoscaling.knative.dev/", 24) != 0 || !json_is_string(v) || strcmp(key + 24, "class") == 0)
+            continue;
+        if (ks_kpa_config_set(&sc->cfg, key + 24, json_string_value(v), e, sizeof(e)) != 0) {
+            kebab(key + 24, k, sizeof(k));
+            ks_kpa_config_set(&sc->cfg, k, json_string_value(v), e, sizeof(e)); /* checked at apply */
+        }
+        kebab(key + 24, k, sizeof(k));
+        if (strcmp(k, "min-scale") == 0)
+            min_set = 1;
+    }
+    if (strcmp(json_string_value(json_object_get(ann, "autoscaling.knative.dev/class")) ?: "", "hpa.autoscaling.knative.dev") == 0)
+        sc->kpa = 0;
+    if ((v = json_object_get(comp, "minReplicas")) != NULL && json_is_integer(v)) {
+        sc->cfg.min_scale = (int)json_integer_value(v);
+        min_set = 1;
+    }
+    if (!min_set)
+        sc->cfg.min_scale = 1; /* KServe's default minReplicas */
+    if ((v = json_object_get(comp, "maxReplicas")) != NULL && json_is_integer(v))
+        sc->cfg.max_scale = (int)json_integer_value(v);
+    if ((v = json_object_get(comp, "containerConcurrency")) != NULL && json_is_integer(v))
+        sc->cfg.cc = (int)json_integer_value(v);
+    metric = json_string_value(json_object_get(comp, "scaleMetric"));
+    if (metric != NULL && (strcmp(metric, "concurrency") == 0 || strcmp(metric, "rps") == 0))
+        ks_kpa_config_set(&sc->cfg, "metric", metric, e, sizeof(e));
+    else if (metric != NULL)
+        sc->kpa = 0; /* cpu, memory: KServe uses an HPA for these */
+    if ((v = json_object_get(comp, "scaleTarget")) != NULL && json_is_integer(v) && sc->kpa) {
+        snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+        ks_kpa_config_set(&sc->cfg, "target", val, e, sizeof(e));
+    }
+    sc->timeout_s = 300;
+    if ((v = json_object_get(comp, "timeout")) != NULL && json_is_integer(v) && json_integer_value(v) > 0)
+        sc->timeout_s = (int)json_integer_value(v);
+    sc->min = sc->cfg.min_scale < 1 ? 1 : sc->cfg.min_scale; /* raw mode: no scale to zero */
+    sc->max = sc->cfg.max_scale;
+    if (sc->max > 0 && sc->min > sc->max)
+        sc->max = sc->min;
+}
+
+static int rev_initialized(json_t *rev)
+{
+    return json_is_true(json_object_get(oget(rev, "status.autoscaler"), "scaleTargetInitialized"));
 }
 
 static char *find_in_path(const char *cmd)
@@ -381,6 +459,7 @@ typedef struct rev_view {
     json_t *obj;
     const char *name;
     int desired, actual, ready;
+    int idle; /* scaled to zero by the autoscaler after it was ready: still Ready, not Active */
     int failed;
     char reason[64], message[1200];
     int exit_code;
@@ -390,8 +469,12 @@ static void revision_status(ks_reconciler_t *r, rev_view_t *v, const char *ns, j
 {
     json_t *old = json_object_get(v->obj, "status"), *st = json_object();
     json_t *conds = json_array();
-    const char *ready = v->ready > 0 && v->ready >= v->desired ? "True" : v->failed ? "False" : "Unknown";
+    const char *ready = (v->ready > 0 && v->ready >= v->desired) || v->idle ? "True" : v->failed ? "False" : "Unknown";
+    json_t *as = ks_scaler_status(r->scaler, ns, v->name);
     json_array_append_new(conds, condition(old, "Ready", ready, v->failed ? v->reason : "", v->failed ? v->message : ""));
+    json_array_append_new(conds, condition(old, "Active", v->ready > 0 ? "True" : "False", v->ready > 0 ? "" : v->idle ? "NoTraffic" : "Activating", ""));
+    if (as != NULL)
+        json_object_set_new(st, "autoscaler", as);
     json_object_set_new(st, "conditions", conds);
     json_object_set_new(st, "desiredReplicas", json_integer(v->desired));
     json_object_set_new(st, "actualReplicas", json_integer(v->actual));
@@ -442,6 +525,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     size_t i;
     int model_ok = 0, spec_error = 0;
     uint64_t dl_done = 0, dl_total = 0;
+    scaling_t sc;
 
     err[0] = '\0';
     if (revs == NULL)
@@ -457,6 +541,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         }
     }
     qsort(revs, (size_t)nrevs, sizeof(revs[0]), cmp_rev);
+    scaling_of(r, isvc, predictor, &sc);
 
     /* the runtime */
     ks_store_list(r->store, KIND_SR, ns, &ns_rts);
@@ -539,7 +624,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         const char *uri = sget(rmodel, "storageUri");
         char ferr[600];
         int md = 1;
-        v->desired = desired_replicas(isvc, json_object_get(rspec, "predictor"));
+        v->desired = sc.kpa ? 0 : sc.min;
         ferr[0] = '\0';
         dir[0] = '\0';
         if (uri != NULL)
@@ -558,6 +643,9 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             if (argv != NULL) {
                 const char *mrt = NULL;
                 char *mpath = NULL;
+                if (sc.kpa)
+                    v->desired = ks_scaler_revision(r->scaler, ns, v->name, ks_ingress_revstat(r->ingress, ns, v->name),
+                                                    &sc.cfg, v == serving, rev_initialized(v->obj));
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
                 /* a scikit-learn model on the native server: fork it from the warm zygote */
                 if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
@@ -572,6 +660,11 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                 model_ok = 1;
         }
         ks_supervisor_counts(r->sup, ns, v->name, &v->desired, &v->actual, &v->ready);
+        {
+            json_t *as = ks_scaler_status(r->scaler, ns, v->name);
+            v->idle = sc.kpa && v->desired == 0 && json_is_true(json_object_get(as, "scaleTargetInitialized"));
+            json_decref(as);
+        }
         if (!v->failed && v->ready == 0 && ks_supervisor_problem(r->sup, ns, v->name, v->reason, sizeof(v->reason),
                                                                   v->message, sizeof(v->message), &v->exit_code)) {
             json_t *reps = ks_supervisor_status(r->sup, ns, v->name), *rp;
@@ -605,17 +698,18 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     snprintf(url, sizeof(url), "http://%s.%s.%s", name, ns, r->cfg.domain);
     if (serving != NULL) {
         int ports[MAX_PORTS], np = ks_supervisor_ready_ports(r->sup, ns, serving->name, ports, MAX_PORTS);
+        ks_route_policy_t pol = {ks_ingress_revstat(r->ingress, ns, serving->name), sc.cfg.cc, sc.timeout_s, sc.kpa};
         snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
-        ks_routes_add(routes, host, serving->name, 100, ports, np);
+        ks_routes_add_target(routes, host, serving->name, 100, ports, np, &pol);
         snprintf(host, sizeof(host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
-        ks_routes_add(routes, host, serving->name, 100, ports, np);
+        ks_routes_add_target(routes, host, serving->name, 100, ports, np, &pol);
         json_array_append_new(traffic, json_pack("{s:s, s:i, s:b}", "revisionName", serving->name, "percent", 100,
                                                  "latestRevision", serving == latest));
     }
 
     /* status */
     {
-        int pred_ready = serving != NULL && serving->ready > 0;
+        int pred_ready = serving != NULL && (serving->ready > 0 || serving->idle);
         const char *pr_reason = "", *pr_msg = "";
         char msgbuf[1300];
         json_t *ms = json_object(), *states = json_object();
@@ -653,6 +747,13 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_object_set_new(comp, "previousRolledoutRevision", json_string(prev_name));
         json_object_set_new(comp, "traffic", traffic);
         traffic = NULL;
+        if (serving != NULL) {
+            json_t *as = ks_scaler_status(r->scaler, ns, serving->name);
+            json_object_set_new(comp, "replicaCounts", json_pack("{s:i, s:i, s:i}", "desired", serving->desired,
+                                                                 "actual", serving->actual, "ready", serving->ready));
+            if (as != NULL)
+                json_object_set_new(comp, "autoscaler", as);
+        }
         json_object_set_new(comp, "url", json_string(url));
         if (dl_total > 0 || dl_done > 0)
             json_object_set_new(comp, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
@@ -777,6 +878,8 @@ void ks_reconciler_pass(ks_reconciler_t *r)
     }
     json_decref(known);
 
+    ks_scaler_sweep(r->scaler);
+
     /* routes: publish only a changed table */
     if (r->routes_key == NULL || strcmp(r->routes_key, ks_routes_key(routes)) != 0) {
         free(r->routes_key);
@@ -803,7 +906,7 @@ static void *reconciler_main(void *arg)
     for (;;) {
         struct timespec ts;
         uint64_t v;
-        int sup_ms;
+        int sup_ms, scale_ms = 1000, scaled;
 
         pthread_mutex_lock(&r->lock);
         if (!r->poked && !r->stopping && wait_ms > 0) {
@@ -821,9 +924,10 @@ static void *reconciler_main(void *arg)
         pthread_mutex_unlock(&r->lock);
 
         sup_ms = ks_supervisor_tick(r->sup);
+        scaled = ks_scaler_step(r->scaler, ks_now_ns(), &scale_ms);
         v = ks_store_version(r->store);
-        /* a full pass when the store changed, a replica changed state, or every second */
-        if (v != seen || sup_ms == 0 || ks_now_ns() - r->last_pass_ns > 1000000000u) {
+        /* a full pass when the store changed, a replica changed state, a scale changed, or every second */
+        if (v != seen || sup_ms == 0 || scaled || ks_now_ns() - r->last_pass_ns > 1000000000u) {
             seen = v;
             ks_reconciler_pass(r);
             r->last_pass_ns = ks_now_ns();
@@ -831,9 +935,16 @@ static void *reconciler_main(void *arg)
             sup_ms = ks_supervisor_tick(r->sup);
         }
         ks_ingress_reclaim(r->ingress);
+        if (scale_ms < sup_ms)
+            sup_ms = scale_ms;
         wait_ms = sup_ms < 1 ? 1 : sup_ms > 500 ? 500 : sup_ms;
     }
     return NULL;
+}
+
+static void poke_cb(void *data)
+{
+    ks_reconciler_poke(data);
 }
 
 ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_ingress_t *ingress,
@@ -846,6 +957,16 @@ ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_i
     r->sup = sup;
     r->ingress = ingress;
     r->cfg = *cfg;
+    if (r->cfg.autoscaler.window_s == 0)
+        ks_kpa_config_defaults(&r->cfg.autoscaler);
+    if (r->cfg.activator_queue_depth <= 0)
+        r->cfg.activator_queue_depth = KS_ACTIVATOR_QUEUE_DEPTH;
+    if ((r->scaler = ks_scaler_new(cfg->home, sup)) == NULL) {
+        free(r);
+        return NULL;
+    }
+    ks_ingress_set_queue_depth(ingress, r->cfg.activator_queue_depth);
+    ks_ingress_set_poke(ingress, poke_cb, r);
     snprintf(r->cache, sizeof(r->cache), "%s/models", cfg->home);
     snprintf(r->pvc, sizeof(r->pvc), "%s/pvc", cfg->home);
     mkdir(r->cache, 0755);

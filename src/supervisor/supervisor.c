@@ -17,6 +17,7 @@
 #include "ks/zygote.h"
 
 #define GRACE_MS 30000        /* SIGTERM to SIGKILL, as Kubernetes' default */
+#define PRESTOP_MS 200        /* out of the routes to SIGTERM */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define LOG_TAIL_LINES 10
@@ -33,6 +34,7 @@ typedef struct replica {
     int restarts;
     int last_exit; /* exit code, 128+signal, -1 none */
     uint64_t next_start_ns, term_deadline_ns, started_ns;
+    uint64_t sigterm_ns; /* SIGTERM goes at this time (0: sent) */
     char reason[64];
     char message[512];
 } replica_t;
@@ -422,14 +424,21 @@ int ks_supervisor_set(ks_supervisor_t *s, const char *ns, const char *rev, int r
     return 0;
 }
 
+/*
+ * Stops a replica: it leaves the routes at once (it is no longer ready), and
+ * SIGTERM follows PRESTOP_MS later, so that a request the ingress had already
+ * picked it for still finds it listening (Kubernetes' preStop sleep).
+ */
 static void terminate(replica_t *r)
 {
     if (r->state == KS_REP_TERMINATING)
         return;
     if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
+        r->sigterm_ns = r->state == KS_REP_READY ? now_ns() + PRESTOP_MS * 1000000ull : 0;
+        if (r->sigterm_ns == 0)
+            kill(r->pid, SIGTERM);
         r->state = KS_REP_TERMINATING;
-        r->term_deadline_ns = now_ns() + (uint64_t)GRACE_MS * 1000000u;
+        r->term_deadline_ns = now_ns() + (uint64_t)(GRACE_MS + PRESTOP_MS) * 1000000u;
     } else {
         r->state = KS_REP_TERMINATING;
         r->term_deadline_ns = 0;
@@ -700,7 +709,8 @@ int ks_supervisor_tick(ks_supervisor_t *s)
                     r->reason[0] = r->message[0] = '\0';
                     s->dirty = 1;
                 } else {
-                    want = 5; /* poll fast: readiness is the latency of apply -> Ready */
+                    /* poll fast: readiness is the latency of apply -> Ready and of a cold start */
+                    want = now - r->started_ns < 1000000000u ? 1 : 5;
                 }
                 break;
             case KS_REP_TERMINATING:
@@ -710,6 +720,10 @@ int ks_supervisor_tick(ks_supervisor_t *s)
                     free(r);
                     s->dirty = 1;
                     continue;
+                }
+                if (r->sigterm_ns != 0 && now >= r->sigterm_ns) {
+                    kill(r->pid, SIGTERM);
+                    r->sigterm_ns = 0;
                 }
                 if (now >= r->term_deadline_ns)
                     kill(r->pid, SIGKILL);
@@ -842,8 +856,12 @@ void ks_supervisor_shutdown(ks_supervisor_t *s, int grace_ms)
     for (revset_t *rs = s->sets; rs != NULL; rs = rs->next) {
         rs->removing = 1;
         rs->desired = 0;
-        for (replica_t *r = rs->replicas; r != NULL; r = r->next)
+        for (replica_t *r = rs->replicas; r != NULL; r = r->next) {
             terminate(r);
+            if (r->sigterm_ns != 0 && r->pid > 0)
+                kill(r->pid, SIGTERM);
+            r->sigterm_ns = 0;
+        }
     }
     do {
         int status;
