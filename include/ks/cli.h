@@ -34,6 +34,8 @@ int ks_cli_describe_main(int argc, char **argv);
 int ks_cli_delete_main(int argc, char **argv);
 int ks_cli_wait_main(int argc, char **argv);
 int ks_cli_logs_main(int argc, char **argv);
+/* `kserve autoscaler record`: argv[0] is "record" */
+int ks_cli_record_main(int argc, char **argv);
 
 /* ---- resource kinds (src/cli/kinds.c) ------------------------------------------ */
 

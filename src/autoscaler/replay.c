@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "ks/autoscaler.h"
+#include "ks/cli.h"
 
 /* Prints x so that it reads back as the same double; integral values print without a point ("5"). */
 void ks_kpa_put_double(FILE *out, double x)
@@ -230,6 +231,7 @@ out:
 static void usage(FILE *f)
 {
     fputs("usage: kserve autoscaler replay FILE|-\n"
+          "       kserve autoscaler record isvc NAME [-n NS] [-f] [--decisions]\n"
           "  runs the KPA decider on a recorded trace (JSON lines: a {\"config\": {...}} line, then\n"
           "  stat lines {\"t\": T, \"concurrency\": x, \"rps\": y} and tick lines {\"t\": T, \"tick\": true,\n"
           "  \"ready\": R[, \"reachable\": false]}) and prints one JSON decision per tick\n",
@@ -246,6 +248,8 @@ int ks_autoscaler_main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "record") == 0)
+        return ks_cli_record_main(argc - 1, argv + 1);
     if (argc == 3 && strcmp(argv[1], "replay") == 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
         usage(stdout);
         return 0;
