@@ -302,6 +302,33 @@ static void component_section(ks_buf_t *b, const char *name, json_t *comp)
             snprintf(line, sizeof(line), "%s", done);
         kv_add(&kv, "Download:", line);
     }
+    {
+        json_t *rc = json_object_get(comp, "replicaCounts"), *as = json_object_get(comp, "autoscaler");
+        char line[300];
+        if (rc != NULL) {
+            snprintf(line, sizeof(line), "desired %lld, actual %lld, ready %lld",
+                     (long long)json_integer_value(json_object_get(rc, "desired")),
+                     (long long)json_integer_value(json_object_get(rc, "actual")),
+                     (long long)json_integer_value(json_object_get(rc, "ready")));
+            kv_add(&kv, "Replicas:", line);
+        }
+        if (as != NULL) {
+            snprintf(line, sizeof(line), "%s on %s, target %g%s", json_string_value(json_object_get(as, "class")) ?: "",
+                     json_string_value(json_object_get(as, "metric")) ?: "",
+                     json_number_value(json_object_get(as, "target")),
+                     json_is_true(json_object_get(as, "activatorInPath")) ? ", activator in path" : "");
+            kv_add(&kv, "Autoscaler:", line);
+            if (json_object_get(as, "stableAverage") != NULL) {
+                snprintf(line, sizeof(line), "decided %lld, panic %s, stable avg %g, panic avg %g, excess burst capacity %lld",
+                         (long long)json_integer_value(json_object_get(as, "decidedScale")),
+                         json_is_true(json_object_get(as, "panic")) ? "yes" : "no",
+                         json_number_value(json_object_get(as, "stableAverage")),
+                         json_number_value(json_object_get(as, "panicAverage")),
+                         (long long)json_integer_value(json_object_get(as, "excessBurstCapacity")));
+                kv_add(&kv, "Last Decision:", line);
+            }
+        }
+    }
     kv_flush(&kv, b, "    ");
     if (json_array_size(traffic) == 0) {
         ks_buf_puts(b, "    Traffic:  <none>\n");
