@@ -25,6 +25,9 @@ typedef struct ks_platform_config {
     int ingress_port;
     ks_kpa_config_t autoscaler;   /* platform-wide autoscaler defaults (--autoscaler-config) */
     int activator_queue_depth;    /* requests one revision may have waiting in the activator */
+    int hpa_sync_s;               /* RawDeployment's HPA: sync period (0: 15 s) */
+    double hpa_tolerance;         /* (< 0: 0.1) */
+    int64_t hpa_down_window_s;    /* scale-down stabilisation (< 0: 300 s) */
 } ks_platform_config_t;
 
 typedef struct ks_reconciler ks_reconciler_t;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ks/autoscaler.h"
+#include "ks/hpa.h"
 #include "ks/ingress.h"
 #include "ks/supervisor.h"
 
@@ -34,6 +35,15 @@ void ks_scaler_free(ks_scaler_t *sc);
  */
 int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revstat_t *stat, const ks_kpa_config_t *cfg,
                        int reachable, int initialized);
+/*
+ * Declares a RawDeployment revision scaled by the HPA (include/ks/hpa.h):
+ * every sync period the scaler measures its replicas' CPU or RSS from /proc
+ * against the request and decides.  Returns the replica count to run now.
+ */
+int ks_scaler_hpa_revision(ks_scaler_t *sc, const char *ns, const char *rev, const ks_hpa_config_t *cfg,
+                           int64_t request_millicores, int64_t request_bytes);
+/* The HPA controller's sync period (default 15 s). */
+void ks_scaler_set_hpa_period(ks_scaler_t *sc, int seconds);
 /* Revisions not declared since the last call are forgotten (their traces are kept). */
 void ks_scaler_sweep(ks_scaler_t *sc);
 
@@ -45,9 +55,11 @@ void ks_scaler_sweep(ks_scaler_t *sc);
 int ks_scaler_step(ks_scaler_t *sc, uint64_t now_ns, int *wait_ms);
 
 /*
- * The revision's autoscaler state for status: {desiredScale, actualScale?,
- * panic, stableAverage, panicAverage, excessBurstCapacity, target, metric,
- * activatorInPath, initialized}; a new object, or NULL when not KPA-scaled.
+ * The revision's autoscaler state for status: for the KPA {class, metric,
+ * target, desiredScale, activatorInPath, scaleTargetInitialized, panic,
+ * stableAverage, panicAverage, excessBurstCapacity, decidedScale}; for the
+ * HPA {class, metric, target, desiredScale, currentUtilization, reason}; a
+ * new object, or NULL when the revision is not scaled here.
  */
 json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev);
 

@@ -59,6 +59,8 @@ int ks_supervisor_tick(ks_supervisor_t *s);
 
 /* Ready replicas' ports of a revision into ports[max]; returns how many. */
 int ks_supervisor_ready_ports(ks_supervisor_t *s, const char *ns, const char *rev, int *ports, int max);
+/* The pids of a revision's replicas that run (not terminating) into pids[max], ready[i] 1 when ready; returns how many. */
+int ks_supervisor_pids(ks_supervisor_t *s, const char *ns, const char *rev, pid_t *pids, int *ready, int max);
 /* Counts of a revision's replicas: desired, existing (not terminating), ready. */
 void ks_supervisor_counts(ks_supervisor_t *s, const char *ns, const char *rev, int *desired, int *actual, int *ready);
 /*

@@ -18,6 +18,8 @@
 
 #include "ks/scaler.h"
 
+#define HPA_MAX_REPLICAS 256
+
 typedef struct srev {
     struct srev *next;
     char ns[256], rev[256];
@@ -36,12 +38,26 @@ typedef struct srev {
     ks_kpa_decision_t last;
     int have_decision;
     FILE *trace, *decisions;
+    /* RawDeployment: the HPA */
+    int hpa;
+    ks_hpa_config_t hcfg;
+    ks_hpa_t *h;
+    int64_t req_mc, req_bytes;
+    int64_t next_sync_s;
+    struct {
+        pid_t pid;
+        double cpu_s, wall_s;
+    } prev[HPA_MAX_REPLICAS];
+    int nprev;
+    ks_hpa_decision_t hlast;
+    int have_hlast;
 } srev_t;
 
 struct ks_scaler {
     char home[1024];
     ks_supervisor_t *sup;
     srev_t *revs;
+    int hpa_period_s;
 };
 
 static int mkdirs(const char *path)
@@ -65,6 +81,7 @@ ks_scaler_t *ks_scaler_new(const char *home, ks_supervisor_t *sup)
         return NULL;
     snprintf(sc->home, sizeof(sc->home), "%s", home);
     sc->sup = sup;
+    sc->hpa_period_s = 15;
     return sc;
 }
 
@@ -81,6 +98,7 @@ static void free_rev(srev_t *r)
 {
     close_files(r);
     ks_kpa_free(r->kpa);
+    ks_hpa_free(r->h);
     free(r);
 }
 
@@ -147,6 +165,15 @@ int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revs
 {
     srev_t *r = find(sc, ns, rev);
     uint64_t now = ks_now_ns();
+    if (r != NULL && r->hpa) {
+        /* the mode changed: start afresh */
+        srev_t **rp;
+        for (rp = &sc->revs; *rp != r; rp = &(*rp)->next)
+            ;
+        *rp = r->next;
+        free_rev(r);
+        r = NULL;
+    }
     if (r != NULL && memcmp(&r->cfg, cfg, sizeof(*cfg)) != 0) {
         /* new settings: a new decider (the replay format has one config per trace) */
         ks_kpa_t *k = ks_kpa_new(cfg);
@@ -193,6 +220,107 @@ int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revs
     r->reachable = reachable;
     r->seen = 1;
     return r->scale;
+}
+
+void ks_scaler_set_hpa_period(ks_scaler_t *sc, int seconds)
+{
+    sc->hpa_period_s = seconds > 0 ? seconds : 15;
+}
+
+int ks_scaler_hpa_revision(ks_scaler_t *sc, const char *ns, const char *rev, const ks_hpa_config_t *cfg,
+                           int64_t request_millicores, int64_t request_bytes)
+{
+    srev_t *r = find(sc, ns, rev);
+    int lo, hi;
+    uint64_t ignored;
+    if (r != NULL && (!r->hpa || memcmp(&r->hcfg, cfg, sizeof(*cfg)) != 0 || r->req_mc != request_millicores ||
+                      r->req_bytes != request_bytes)) {
+        /* new settings: a new decider, starting from what runs */
+        srev_t **rp;
+        int keep = r->scale;
+        for (rp = &sc->revs; *rp != r; rp = &(*rp)->next)
+            ;
+        *rp = r->next;
+        free_rev(r);
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return keep;
+        r->scale = keep;
+        goto init;
+    }
+    if (r == NULL) {
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return cfg->min_replicas > 0 ? cfg->min_replicas : 1;
+        ks_hpa_bounds(cfg, &lo, &hi);
+        r->scale = lo;
+    init:
+        snprintf(r->ns, sizeof(r->ns), "%s", ns);
+        snprintf(r->rev, sizeof(r->rev), "%s", rev);
+        r->hpa = 1;
+        r->hcfg = *cfg;
+        r->req_mc = request_millicores;
+        r->req_bytes = request_bytes;
+        r->inactive_since = r->in_path_since = -1;
+        r->h = ks_hpa_new(cfg);
+        r->next_sync_s = unix_second(&ignored) + sc->hpa_period_s;
+        r->next = sc->revs;
+        sc->revs = r;
+    }
+    ks_hpa_bounds(cfg, &lo, &hi);
+    if (r->scale < lo)
+        r->scale = lo;
+    if (r->scale > hi)
+        r->scale = hi;
+    r->seen = 1;
+    return r->scale;
+}
+
+/* the HPA's sync: measure every replica that runs, decide */
+static int hpa_sync(ks_scaler_t *sc, srev_t *r, int64_t t)
+{
+    pid_t pids[HPA_MAX_REPLICAS];
+    int ready[HPA_MAX_REPLICAS], n, old = r->scale;
+    ks_hpa_sample_t samples[HPA_MAX_REPLICAS];
+    struct timespec ts;
+    double wall;
+    int nprev = 0;
+    __typeof__(r->prev[0]) next[HPA_MAX_REPLICAS];
+
+    if (r->h == NULL)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    n = ks_supervisor_pids(sc->sup, r->ns, r->rev, pids, ready, HPA_MAX_REPLICAS);
+    for (int i = 0; i < n; ++i) {
+        ks_hpa_sample_t *x = &samples[i];
+        memset(x, 0, sizeof(*x));
+        x->started = 1;
+        x->ready = ready[i];
+        if (r->hcfg.metric == KS_HPA_MEMORY) {
+            uint64_t rss;
+            if (ks_procstat_rss_bytes(pids[i], &rss) == 0 &&
+                ks_procstat_memory_pct(rss, r->req_bytes, &x->utilization_pct) == 0)
+                x->has_metric = 1;
+        } else {
+            double cpu;
+            if (ks_procstat_cpu_seconds(pids[i], &cpu) == 0) {
+                /* CPU needs two samples of the same process */
+                for (int k = 0; k < r->nprev; ++k)
+                    if (r->prev[k].pid == pids[i] &&
+                        ks_procstat_cpu_pct(r->prev[k].cpu_s, cpu, r->prev[k].wall_s, wall, r->req_mc,
+                                            &x->utilization_pct) == 0)
+                        x->has_metric = 1;
+                next[nprev].pid = pids[i];
+                next[nprev].cpu_s = cpu;
+                next[nprev].wall_s = wall;
+                nprev++;
+            }
+        }
+    }
+    memcpy(r->prev, next, sizeof(next[0]) * (size_t)nprev);
+    r->nprev = nprev;
+    r->scale = ks_hpa_decide(r->h, t, r->scale, samples, (size_t)n, &r->hlast);
+    r->have_hlast = 1;
+    return r->scale != old;
 }
 
 void ks_scaler_sweep(ks_scaler_t *sc)
@@ -288,7 +416,15 @@ int ks_scaler_step(ks_scaler_t *sc, uint64_t now, int *wait_ms)
     uint64_t next_ns = now + to_next;
 
     for (srev_t *r = sc->revs; r != NULL; r = r->next) {
-        int poked = r->stat != NULL && ks_revstat_take_poke(r->stat);
+        int poked;
+        if (r->hpa) {
+            if (t >= r->next_sync_s) {
+                changed |= hpa_sync(sc, r, t);
+                r->next_sync_s = t + sc->hpa_period_s;
+            }
+            continue;
+        }
+        poked = r->stat != NULL && ks_revstat_take_poke(r->stat);
         if (t > r->last_collect_s && r->stat != NULL) {
             double conc, reqs;
             int held, d, a, ready;
@@ -330,6 +466,17 @@ json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev)
     json_t *o;
     if (r == NULL)
         return NULL;
+    if (r->hpa) {
+        o = json_pack("{s:s, s:s, s:i, s:i}", "class", "hpa.autoscaling.knative.dev", "metric",
+                      r->hcfg.metric == KS_HPA_MEMORY ? "memory" : "cpu", "target", r->hcfg.target_pct, "desiredScale",
+                      r->scale);
+        if (r->have_hlast) {
+            json_object_set_new(o, "reason", json_string(ks_hpa_reason_name(r->hlast.reason)));
+            if (r->hlast.utilization >= 0)
+                json_object_set_new(o, "currentUtilization", json_integer(r->hlast.utilization));
+        }
+        return o;
+    }
     o = json_pack("{s:s, s:s, s:f, s:i, s:b, s:b}", "class", "kpa.autoscaling.knative.dev", "metric",
                   r->cfg.metric_rps ? "rps" : "concurrency", "target", ks_kpa_target(&r->cfg), "desiredScale",
                   r->scale, "activatorInPath", r->in_path_since >= 0 || r->scale == 0, "scaleTargetInitialized",

@@ -142,6 +142,32 @@ static int load_autoscaler_config(const char *file, ks_platform_config_t *pc, ch
             ks_errorf(err, errlen, "%s:%d:%d: %s: expected a string, number or boolean", file, line, col, key);
             goto out;
         }
+        if (strcmp(key, "horizontal-pod-autoscaler-sync-period") == 0 ||
+            strcmp(key, "horizontal-pod-autoscaler-downscale-stabilization") == 0) {
+            int64_t secs;
+            int sync = strcmp(key, "horizontal-pod-autoscaler-sync-period") == 0;
+            if (ks_kpa_parse_duration(val, &secs) != 0 || secs < (sync ? 1 : 0) || secs > 3600) {
+                ks_errorf(err, errlen, "%s:%d:%d: %s: expected a duration of whole seconds from %s to 1h, got \"%s\"",
+                          file, line, col, key, sync ? "1s" : "0s", val);
+                goto out;
+            }
+            if (sync)
+                pc->hpa_sync_s = (int)secs;
+            else
+                pc->hpa_down_window_s = secs;
+            continue;
+        }
+        if (strcmp(key, "horizontal-pod-autoscaler-tolerance") == 0) {
+            char *end;
+            double t = strtod(val, &end);
+            if (*end != '\0' || !(t >= 0 && t < 1)) {
+                ks_errorf(err, errlen, "%s:%d:%d: %s: expected a number from 0 to 1 (e.g. 0.1), got \"%s\"", file, line,
+                          col, key, val);
+                goto out;
+            }
+            pc->hpa_tolerance = t;
+            continue;
+        }
         if (strcmp(key, "activator-queue-depth") == 0) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -188,6 +214,8 @@ int ks_up_main(int argc, char **argv)
     memset(&pc, 0, sizeof(pc));
     ks_kpa_config_defaults(&pc.autoscaler);
     pc.activator_queue_depth = KS_ACTIVATOR_QUEUE_DEPTH;
+    pc.hpa_tolerance = -1;
+    pc.hpa_down_window_s = -1;
 
     if (home == NULL || home[0] == '\0')
         home = ".kserve";

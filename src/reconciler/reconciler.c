@@ -204,7 +204,10 @@ static int rev_number(const char *name)
 /* how a component scales: the KPA (Serverless), or a fixed/HPA count (RawDeployment) */
 typedef struct scaling {
     int kpa;                /* serverless: the KPA and the activator */
+    int hpa;                /* raw: the HPA (else a fixed minReplicas) */
     ks_kpa_config_t cfg;    /* the KPA's settings */
+    ks_hpa_config_t hcfg;   /* the HPA's */
+    int64_t req_mc, req_bytes; /* the replica's requests, for utilisation */
     int timeout_s;          /* the component's timeout (KServe `timeout`) */
     int min, max;           /* raw mode: minReplicas, maxReplicas */
 } scaling_t;
@@ -287,6 +290,39 @@ static void scaling_of(ks_reconciler_t *r, json_t *isvc, json_t *comp, scaling_t
     sc->max = sc->cfg.max_scale;
     if (sc->max > 0 && sc->min > sc->max)
         sc->max = sc->min;
+    if (!sc->kpa) {
+        /* RawDeployment: KServe's HPA (serving.kserve.io/autoscalerClass: hpa, the default; none/external: fixed) */
+        const char *cls = json_string_value(json_object_get(ann, "serving.kserve.io/autoscalerClass"));
+        json_t *res = json_object_get(json_object_get(comp, "model"), "resources");
+        const char *cpu, *mem;
+        sc->hpa = cls == NULL || strcmp(cls, "hpa") == 0;
+        ks_hpa_config_defaults(&sc->hcfg);
+        sc->hcfg.metric = metric != NULL && strcmp(metric, "memory") == 0 ? KS_HPA_MEMORY : KS_HPA_CPU;
+        sc->hcfg.target_pct = KS_HPA_DEFAULT_TARGET_PCT;
+        if ((v = json_object_get(comp, "scaleTarget")) != NULL && json_is_integer(v) && json_integer_value(v) >= 1)
+            sc->hcfg.target_pct = (int)json_integer_value(v);
+        sc->hcfg.min_replicas = sc->min;
+        sc->hcfg.max_replicas = sc->max > 0 ? sc->max : sc->min;
+        if (r->cfg.hpa_tolerance >= 0)
+            sc->hcfg.tolerance = r->cfg.hpa_tolerance;
+        if (r->cfg.hpa_down_window_s >= 0)
+            sc->hcfg.down.window_s = r->cfg.hpa_down_window_s;
+        if (res == NULL)
+            res = json_object_get(comp, "resources");
+        /* Kubernetes: a request left out defaults to the limit; KServe's defaults are cpu 1, memory 2Gi */
+        cpu = json_string_value(json_object_get(json_object_get(res, "requests"), "cpu"));
+        if (cpu == NULL)
+            cpu = json_string_value(json_object_get(json_object_get(res, "limits"), "cpu"));
+        mem = json_string_value(json_object_get(json_object_get(res, "requests"), "memory"));
+        if (mem == NULL)
+            mem = json_string_value(json_object_get(json_object_get(res, "limits"), "memory"));
+        if (cpu == NULL || ks_quantity_millicores(cpu, &sc->req_mc, e, sizeof(e)) != 0 || sc->req_mc <= 0)
+            sc->req_mc = KS_HPA_DEFAULT_CPU_MILLICORES;
+        if (mem == NULL || ks_quantity_bytes(mem, &sc->req_bytes, e, sizeof(e)) != 0 || sc->req_bytes <= 0)
+            sc->req_bytes = KS_HPA_DEFAULT_MEMORY_BYTES;
+        if (ks_hpa_config_check(&sc->hcfg, e, sizeof(e)) != 0)
+            sc->hpa = 0;
+    }
 }
 
 static int rev_initialized(json_t *rev)
@@ -646,6 +682,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                 if (sc.kpa)
                     v->desired = ks_scaler_revision(r->scaler, ns, v->name, ks_ingress_revstat(r->ingress, ns, v->name),
                                                     &sc.cfg, v == serving, rev_initialized(v->obj));
+                else if (sc.hpa)
+                    v->desired = ks_scaler_hpa_revision(r->scaler, ns, v->name, &sc.hcfg, sc.req_mc, sc.req_bytes);
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
                 /* a scikit-learn model on the native server: fork it from the warm zygote */
                 if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
@@ -959,13 +997,18 @@ ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_i
     r->cfg = *cfg;
     if (r->cfg.autoscaler.window_s == 0)
         ks_kpa_config_defaults(&r->cfg.autoscaler);
-    if (r->cfg.activator_queue_depth <= 0)
+    if (r->cfg.activator_queue_depth <= 0) {
+        /* a caller that left the config zeroed (the unit tests) */
         r->cfg.activator_queue_depth = KS_ACTIVATOR_QUEUE_DEPTH;
+        r->cfg.hpa_tolerance = -1;
+        r->cfg.hpa_down_window_s = -1;
+    }
     if ((r->scaler = ks_scaler_new(cfg->home, sup)) == NULL) {
         free(r);
         return NULL;
     }
     ks_ingress_set_queue_depth(ingress, r->cfg.activator_queue_depth);
+    ks_scaler_set_hpa_period(r->scaler, r->cfg.hpa_sync_s);
     ks_ingress_set_poke(ingress, poke_cb, r);
     snprintf(r->cache, sizeof(r->cache), "%s/models", cfg->home);
     snprintf(r->pvc, sizeof(r->pvc), "%s/pvc", cfg->home);

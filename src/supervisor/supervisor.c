@@ -765,6 +765,20 @@ int ks_supervisor_ready_ports(ks_supervisor_t *s, const char *ns, const char *re
     return n;
 }
 
+int ks_supervisor_pids(ks_supervisor_t *s, const char *ns, const char *rev, pid_t *pids, int *ready, int max)
+{
+    revset_t *rs = find_set(s, ns, rev);
+    int n = 0;
+    if (rs == NULL)
+        return 0;
+    for (replica_t *r = rs->replicas; r != NULL && n < max; r = r->next)
+        if (r->pid > 0 && (r->state == KS_REP_READY || r->state == KS_REP_STARTING)) {
+            pids[n] = r->pid;
+            ready[n++] = r->state == KS_REP_READY;
+        }
+    return n;
+}
+
 void ks_supervisor_counts(ks_supervisor_t *s, const char *ns, const char *rev, int *desired, int *actual, int *ready)
 {
     revset_t *rs = find_set(s, ns, rev);
