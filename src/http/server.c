@@ -424,6 +424,36 @@ static int bind_one(const char *host, int port, char *err, size_t errlen)
     return fd;
 }
 
+/*
+ * The workers share the port with SO_REUSEPORT, which would also let another
+ * process of the same user join the group and silently take half the
+ * connections.  A plain bind first fails when anything listens there already.
+ */
+static int port_free(const char *host, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    char ports[16];
+    int fd, on = 1, ok;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(ports, sizeof(ports), "%d", port);
+    if (getaddrinfo(host, ports, &hints, &res) != 0)
+        return 1; /* bind_one says why */
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ok = fd == -1 || (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+                      (bind(fd, res->ai_addr, res->ai_addrlen) == 0 || errno != EADDRINUSE));
+    if (!ok)
+        ks_errorf(err, errlen, "cannot listen on %s:%d: %s (another process listens there)", host, port,
+                  strerror(EADDRINUSE));
+    if (fd != -1)
+        close(fd);
+    freeaddrinfo(res);
+    return ok;
+}
+
 static int bind_unix(const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sa;
@@ -485,6 +515,8 @@ ks_http_server_t *ks_http_server_new(const ks_http_config_t *cfg, char *err, siz
         goto bound;
     }
     /* the first bind picks the port when 0 was asked; the others share it */
+    if (cfg->port != 0 && !port_free(cfg->host, cfg->port, err, errlen))
+        goto error;
     if ((s->workers[0].fd = bind_one(cfg->host, cfg->port, err, errlen)) < 0)
         goto error;
     if (getsockname(s->workers[0].fd, (struct sockaddr *)&ss, &sl) != 0)
