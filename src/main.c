@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ks/plugin.h"
+#include "ks/queue.h"
 #include "ks/server.h"
 
 typedef int (*main_fn)(int argc, char **argv);
@@ -28,6 +29,8 @@ static const struct {
 } commands[] = {
     {"up", NULL, "platform", "ks_up_main", "run the platform: API, reconciler, replicas and ingress, on one machine"},
     {"model-server", ks_model_server_main, NULL, NULL, "serve one model over the V1 and V2 REST protocols"},
+    {"queue-proxy", ks_queue_proxy_main, NULL, NULL,
+     "a replica's queue layer: concurrency limit, queue, timeout, drain and stats in front of a model server"},
     {"storage-initializer", NULL, "platform", "ks_storage_main", "fetch a storageUri into the model cache: URI CACHE_DIR"},
     /* the kubectl-like commands (src/cli/) */
     {"apply", NULL, "platform", "ks_cli_apply_main", "create or update resources from YAML/JSON files: -f FILE"},
@@ -37,7 +40,7 @@ static const struct {
     {"delete", NULL, "platform", "ks_cli_delete_main", "delete resources: delete isvc NAME, delete -f FILE"},
     {"wait", NULL, "platform", "ks_cli_wait_main", "wait for a condition: wait isvc NAME --for=condition=Ready"},
     {"logs", NULL, "platform", "ks_cli_logs_main", "print the replicas' logs: logs isvc NAME [-f] [--tail N]"},
-    {"autoscaler", NULL, "platform", "ks_autoscaler_main", "autoscaler tools: replay FILE|- runs the KPA decider on a recorded trace"},
+    {"autoscaler", NULL, "platform", "ks_autoscaler_main", "autoscaler tools: replay FILE|- runs the KPA decider on a trace; record isvc NAME prints a live trace"},
     {"zygote", NULL, "sklearn", "ks_zygote_main", "(internal) fork server for scikit-learn replicas, started by kserve up"},
     {"version", version_main, NULL, NULL, "print the version"},
 };

@@ -20,6 +20,9 @@ typedef struct ks_server_config {
     const char *protocol;     /* --protocol v1|v2 (informational) */
     const char *predictor_host; /* --predictor_host (transformers; recorded) */
     int drain_timeout;        /* --drain_timeout seconds on SIGTERM (30) */
+    int container_concurrency; /* --container_concurrency: inference requests at once (0: unlimited) */
+    int timeout_seconds;      /* --timeout_seconds: an inference request's limit, queue time included (300) */
+    int drain_seconds;        /* --drain_seconds: on SIGTERM keep serving until this long without a request (0: off) */
 } ks_server_config_t;
 
 /*

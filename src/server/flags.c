@@ -25,6 +25,13 @@ const char ks_server_usage[] =
     "  --protocol v1|v2       protocol the runtime advertises (both are always served)\n"
     "  --predictor_host HOST  KServe's transformer flag; accepted, a predictor has no upstream\n"
     "  --drain_timeout SECS   on SIGTERM, how long to finish requests in flight (default 30)\n"
+    "  --container_concurrency N\n"
+    "                         inference requests served at once, 0-1000 (default 0: unlimited); 10*N more\n"
+    "                         wait in a queue, beyond that 503 (Knative's containerConcurrency)\n"
+    "  --timeout_seconds SECS an inference request's limit, queue time included, 1-3600 (default 300); then 504\n"
+    "  --drain_seconds SECS   on SIGTERM, fail readiness but keep serving until no request came for SECS,\n"
+    "                         then stop (default 0: stop accepting at once)\n"
+    "  queue endpoints: GET /ks/queue/stats, GET /ks/queue/ready\n"
     "  --help                 this text\n"
     "environment: PREDICT_PROBA=true makes scikit-learn models answer predict_proba\n";
 
@@ -105,6 +112,7 @@ int ks_server_parse_flags(int argc, char **argv, ks_server_config_t *cfg, char *
     cfg->max_body_size = 16u << 20;
     cfg->protocol = "v1";
     cfg->drain_timeout = 30;
+    cfg->timeout_seconds = 300;
 
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = NULL, *eq;
@@ -173,6 +181,12 @@ int ks_server_parse_flags(int argc, char **argv, ks_server_config_t *cfg, char *
             r = parse_int(flag, v, 1, 1024, &cfg->nthread, err, errlen);
         } else if (strcmp(flag, "--drain_timeout") == 0) {
             r = parse_int(flag, v, 0, 3600, &cfg->drain_timeout, err, errlen);
+        } else if (strcmp(flag, "--container_concurrency") == 0) {
+            r = parse_int(flag, v, 0, 1000, &cfg->container_concurrency, err, errlen);
+        } else if (strcmp(flag, "--timeout_seconds") == 0) {
+            r = parse_int(flag, v, 1, 3600, &cfg->timeout_seconds, err, errlen);
+        } else if (strcmp(flag, "--drain_seconds") == 0) {
+            r = parse_int(flag, v, 0, 3600, &cfg->drain_seconds, err, errlen);
         } else if (strcmp(flag, "--max_body_size") == 0) {
             r = parse_size(flag, v, &cfg->max_body_size, err, errlen);
         } else if (strcmp(flag, "--predictor_host") == 0) {

@@ -13,6 +13,7 @@
 #include "ks/http.h"
 #include "ks/json.h"
 #include "ks/metrics.h"
+#include "ks/queue.h"
 #include "ks/router.h"
 #include "ks/runtime.h"
 #include "ks/server.h"
@@ -40,7 +41,8 @@ static struct {
 
 static ks_server_config_t cfg;
 static ks_http_server_t *server;
-static _Atomic int ready;
+static ks_queue_t *queue; /* the breaker in front of inference (src/queue/queue.c) */
+static _Atomic int ready;  /* the startup model is loaded */
 
 static ks_model_t *find_model(const char *name, size_t len)
 {
@@ -586,11 +588,16 @@ static void repo_unload(ks_http_worker_t *w, h2o_req_t *req, const char *name, s
     send_buf(w, req, 200);
 }
 
-static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
+/*
+ * Inference (predict, infer, explain) goes through the queue's breaker once
+ * its route and model are known to be good: `admitted` is 0 on arrival and 1
+ * when the queue runs it, which routes again, because the model may have been
+ * unloaded while the request waited.
+ */
+static void dispatch(ks_http_worker_t *w, h2o_req_t *req, int admitted)
 {
     ks_route_t rt;
     ks_model_t *m = NULL;
-    (void)data;
 
     ks_route(req->method.base, req->method.len, req->path.base, req->path.len, &rt);
     if (rt.kind == KS_R_NOT_FOUND) {
@@ -622,12 +629,27 @@ static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
         break;
     default: break;
     }
+    switch (rt.kind) {
+    case KS_R_V1_PREDICT:
+    case KS_R_V1_EXPLAIN:
+    case KS_R_V2_INFER:
+        if (!admitted) {
+            ks_queue_submit(queue, w, req);
+            return;
+        }
+        break;
+    case KS_R_ROOT:
+    case KS_R_V2_LIVE:
+    case KS_R_V2_READY:
+    case KS_R_METRICS: break; /* probes and scrapes go on during a drain */
+    default: ks_queue_note_request(queue); break;
+    }
 
     switch (rt.kind) {
     case KS_R_ROOT: ks_http_send(req, 200, NULL, H2O_STRLIT("{\"status\":\"alive\"}")); break;
     case KS_R_V2_LIVE: ks_http_send(req, 200, NULL, H2O_STRLIT("{\"live\":true}")); break;
     case KS_R_V2_READY:
-        if (atomic_load(&ready))
+        if (atomic_load(&ready) && !ks_queue_draining(queue))
             ks_http_send(req, 200, NULL, H2O_STRLIT("{\"ready\":true}"));
         else
             ks_http_send(req, 503, NULL, H2O_STRLIT("{\"ready\":false}"));
@@ -670,12 +692,25 @@ static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
     }
 }
 
+static void run_admitted(ks_http_worker_t *w, h2o_req_t *req, ks_queue_ticket_t *t, void *data)
+{
+    dispatch(w, req, 1);
+}
+
+static void handle(ks_http_worker_t *w, h2o_req_t *req, void *data)
+{
+    if (ks_queue_serve_endpoint(queue, w, req, atomic_load(&ready)))
+        return;
+    dispatch(w, req, 0);
+}
+
 /* ---- lifecycle -------------------------------------------------------------- */
 
 int ks_model_server_main(int argc, char **argv)
 {
     char err[KS_ERRLEN];
     ks_http_config_t hc;
+    ks_queue_config_t qc;
     ks_model_t *m;
     sigset_t sigs;
     uint64_t t0 = ks_now_ns();
@@ -698,6 +733,15 @@ int ks_model_server_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     if ((batchers = calloc((size_t)cfg.workers, sizeof(*batchers))) == NULL) {
+        fprintf(stderr, "kserve model-server: out of memory\n");
+        return 1;
+    }
+    memset(&qc, 0, sizeof(qc));
+    qc.container_concurrency = cfg.container_concurrency;
+    qc.timeout_seconds = cfg.timeout_seconds;
+    qc.workers = cfg.workers;
+    qc.run = run_admitted;
+    if ((queue = ks_queue_new(&qc)) == NULL) {
         fprintf(stderr, "kserve model-server: out of memory\n");
         return 1;
     }
@@ -736,9 +780,28 @@ int ks_model_server_main(int argc, char **argv)
             break;
         reclaim();
     }
-    fprintf(stderr, "kserve model-server: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    atomic_store(&ready, 0);
+    ks_queue_start_drain(queue); /* readiness fails from here on */
+    if (cfg.drain_seconds > 0) {
+        /* Knative's drain: keep serving whoever still sends, until it has been quiet for a while */
+        fprintf(stderr, "kserve model-server: %s: draining (readiness fails; stop after %d s without a request)\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.drain_seconds);
+        for (;;) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            int again = sigtimedwait(&sigs, NULL, &ts);
+            if (again == SIGTERM || again == SIGINT) {
+                fprintf(stderr, "kserve model-server: second signal: stopping now\n");
+                break;
+            }
+            reclaim();
+            if (ks_queue_quiet(queue, cfg.drain_seconds * 1000))
+                break;
+        }
+    } else {
+        fprintf(stderr, "kserve model-server: %s: draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
     ks_http_server_stop(server, cfg.drain_timeout * 1000);
+    ks_queue_free(queue);
+    queue = NULL;
     fprintf(stderr, "kserve model-server: stopped\n");
     /* the process exits here; models are not freed one by one (libpython would make that slow) */
     return 0;

@@ -259,6 +259,26 @@ static void flags_err_always_terminated(void **state)
     assert_memory_equal(small, "unknown flag --", 15);
 }
 
+/* the queue layer's flags (docs/queue.md) */
+static void flags_queue(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE("--model_dir", "/m"), 0);
+    assert_int_equal(C.container_concurrency, 0);
+    assert_int_equal(C.timeout_seconds, 300);
+    assert_int_equal(C.drain_seconds, 0);
+    assert_int_equal(PARSE("--model_dir", "/m", "--container-concurrency", "4", "--timeout_seconds=7", "--drain-seconds=2"), 0);
+    assert_int_equal(C.container_concurrency, 4);
+    assert_int_equal(C.timeout_seconds, 7);
+    assert_int_equal(C.drain_seconds, 2);
+    assert_int_equal(PARSE("--model_dir", "/m", "--container_concurrency", "1000", "--timeout_seconds", "3600"), 0);
+    EXPECT_EINVAL("--container_concurrency", "--model_dir", "/m", "--container_concurrency", "1001");
+    EXPECT_EINVAL("--container_concurrency", "--model_dir", "/m", "--container_concurrency", "-1");
+    EXPECT_EINVAL("--timeout_seconds", "--model_dir", "/m", "--timeout_seconds", "0");
+    EXPECT_EINVAL("--timeout_seconds", "--model_dir", "/m", "--timeout_seconds", "3601");
+    EXPECT_EINVAL("--drain_seconds", "--model_dir", "/m", "--drain_seconds", "x");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +299,7 @@ int main(void)
         cmocka_unit_test(flags_help),
         cmocka_unit_test(flags_predictor_host_accepted),
         cmocka_unit_test(flags_err_always_terminated),
+        cmocka_unit_test(flags_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
