@@ -353,11 +353,17 @@ static char *find_in_path(const char *cmd)
  * binary, {{.Name}} the isvc's name, /mnt/models the local model directory,
  * --http_port the platform's port; the predictor's own args come last.
  */
-static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, const char *name, const char *dir)
+/*
+ * The replica's command line.  A native model server also gets the queue
+ * layer's settings (containerConcurrency, timeout: the replica enforces them
+ * itself, no extra hop).
+ */
+static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, const char *name, const char *dir,
+                         int cc, int timeout_s)
 {
     json_t *cmd = json_object_get(container, "command"), *args = json_object_get(container, "args"), *x;
     json_t *margs = json_object_get(model, "args");
-    size_t n = json_array_size(cmd) + json_array_size(args) + json_array_size(margs) + 4, k = 0, i;
+    size_t n = json_array_size(cmd) + json_array_size(args) + json_array_size(margs) + 6, k = 0, i;
     char **argv = calloc(n + 1, sizeof(char *));
     int have_port = 0, native;
 
@@ -406,8 +412,18 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
     }
     if (!have_port)
         argv[k++] = strdup("--http_port={{port}}");
-    if (native)
+    if (native) {
+        char flag[64];
         argv[k++] = strdup("--http_host=127.0.0.1");
+        if (cc > 0) {
+            snprintf(flag, sizeof(flag), "--container_concurrency=%d", cc);
+            argv[k++] = strdup(flag);
+        }
+        if (timeout_s > 0 && timeout_s != 300) {
+            snprintf(flag, sizeof(flag), "--timeout_seconds=%d", timeout_s);
+            argv[k++] = strdup(flag);
+        }
+    }
     argv[k] = NULL;
     return argv;
 }
@@ -674,7 +690,10 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_object_set_new(extra, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
                                                              (json_int_t)dl_total));
         } else {
-            char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL);
+            char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL,
+                                     /* the revision's own settings: revisions are immutable */
+                                     (int)json_integer_value(oget(rspec, "predictor.containerConcurrency")),
+                                     (int)json_integer_value(oget(rspec, "predictor.timeout")));
             char **env = build_env(json_object_get(rspec, "container"), rmodel);
             if (argv != NULL) {
                 const char *mrt = NULL;
