@@ -39,6 +39,8 @@ void ks_reconciler_pass(ks_reconciler_t *r);
 /* Runs passes on a thread: at once on ks_reconciler_poke(), else when the supervisor asks. */
 int ks_reconciler_start(ks_reconciler_t *r);
 void ks_reconciler_poke(ks_reconciler_t *r);
+/* Adds the autoscaler's live figures (averages, EBC) to an InferenceService's or Revision's status; thread safe. */
+void ks_reconciler_overlay(ks_reconciler_t *r, json_t *obj);
 /* Stops the thread; with stop_replicas, stops every replica first (daemon shutdown). */
 void ks_reconciler_stop(ks_reconciler_t *r, int stop_replicas);
 

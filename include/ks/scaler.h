@@ -61,6 +61,17 @@ int ks_scaler_step(ks_scaler_t *sc, uint64_t now_ns, int *wait_ms);
  * HPA {class, metric, target, desiredScale, currentUtilization, reason}; a
  * new object, or NULL when the revision is not scaled here.
  */
-json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev);
+json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev, int live);
+/*
+ * live = 0 leaves out what changes every tick (the averages, EBC, the
+ * decider's own count, the HPA's utilisation): stored status keeps only what
+ * changes with the scale, so that a client's read-modify-write of the object
+ * is not refused for a resourceVersion the autoscaler moved every 2 s.  The
+ * API server adds the live figures when it answers (ks_reconciler_overlay).
+ */
+/* Bumped at every tick and sync: the live figures changed. */
+uint64_t ks_scaler_version(const ks_scaler_t *sc);
+/* {"ns/rev": live status, ...} of every revision scaled here; a new object. */
+json_t *ks_scaler_snapshot(ks_scaler_t *sc);
 
 #endif

@@ -194,6 +194,11 @@ static void do_list(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, cons
                 json_array_append(items, rt);
         }
     }
+    if (a->rec != NULL) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(items, i, x) ks_reconciler_overlay(a->rec, x);
+    }
     if (query_param(req, "labelSelector", sel, sizeof(sel))) {
         /* k=v[,k=v] */
         json_t *kept = json_array(), *x;
@@ -256,6 +261,8 @@ static void do_get(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, const
         send_json(w, req, 200, res);
         json_decref(res);
     } else {
+        if (a->rec != NULL)
+            ks_reconciler_overlay(a->rec, o);
         send_json(w, req, 200, o);
     }
     json_decref(o);

@@ -58,6 +58,7 @@ struct ks_scaler {
     ks_supervisor_t *sup;
     srev_t *revs;
     int hpa_period_s;
+    uint64_t version;
 };
 
 static int mkdirs(const char *path)
@@ -319,6 +320,7 @@ static int hpa_sync(ks_scaler_t *sc, srev_t *r, int64_t t)
     memcpy(r->prev, next, sizeof(next[0]) * (size_t)nprev);
     r->nprev = nprev;
     r->scale = ks_hpa_decide(r->h, t, r->scale, samples, (size_t)n, &r->hlast);
+    sc->version++;
     r->have_hlast = 1;
     return r->scale != old;
 }
@@ -390,6 +392,7 @@ static int tick(ks_scaler_t *sc, srev_t *r, int64_t t)
         r->inactive_since = -1;
     }
     r->scale = want;
+    sc->version++;
     if (r->decisions != NULL) {
         FILE *f = r->decisions;
         if (!d.valid) {
@@ -460,17 +463,38 @@ int ks_scaler_step(ks_scaler_t *sc, uint64_t now, int *wait_ms)
     return changed;
 }
 
-json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev)
+uint64_t ks_scaler_version(const ks_scaler_t *sc)
+{
+    return sc->version;
+}
+
+static json_t *status_of(srev_t *r, int live);
+
+json_t *ks_scaler_snapshot(ks_scaler_t *sc)
+{
+    json_t *o = json_object();
+    char key[600];
+    for (srev_t *r = sc->revs; r != NULL; r = r->next) {
+        snprintf(key, sizeof(key), "%s/%s", r->ns, r->rev);
+        json_object_set_new(o, key, status_of(r, 1));
+    }
+    return o;
+}
+
+json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev, int live)
 {
     srev_t *r = find(sc, ns, rev);
+    return r != NULL ? status_of(r, live) : NULL;
+}
+
+static json_t *status_of(srev_t *r, int live)
+{
     json_t *o;
-    if (r == NULL)
-        return NULL;
     if (r->hpa) {
         o = json_pack("{s:s, s:s, s:i, s:i}", "class", "hpa.autoscaling.knative.dev", "metric",
                       r->hcfg.metric == KS_HPA_MEMORY ? "memory" : "cpu", "target", r->hcfg.target_pct, "desiredScale",
                       r->scale);
-        if (r->have_hlast) {
+        if (r->have_hlast && live) {
             json_object_set_new(o, "reason", json_string(ks_hpa_reason_name(r->hlast.reason)));
             if (r->hlast.utilization >= 0)
                 json_object_set_new(o, "currentUtilization", json_integer(r->hlast.utilization));
@@ -481,8 +505,9 @@ json_t *ks_scaler_status(ks_scaler_t *sc, const char *ns, const char *rev)
                   r->cfg.metric_rps ? "rps" : "concurrency", "target", ks_kpa_target(&r->cfg), "desiredScale",
                   r->scale, "activatorInPath", r->in_path_since >= 0 || r->scale == 0, "scaleTargetInitialized",
                   r->initialized);
-    if (r->have_decision) {
+    if (r->have_decision)
         json_object_set_new(o, "panic", json_boolean(r->last.panic));
+    if (r->have_decision && live) {
         json_object_set_new(o, "stableAverage", json_real(r->last.stable));
         json_object_set_new(o, "panicAverage", json_real(r->last.panic_avg));
         json_object_set_new(o, "excessBurstCapacity", json_integer(r->last.ebc));

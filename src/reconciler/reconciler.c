@@ -53,6 +53,9 @@ struct ks_reconciler {
     char *routes_key;
     uint64_t last_pass_ns;
     ks_scaler_t *scaler;
+    pthread_mutex_t live_lock; /* live: the scaler's figures for the API server */
+    json_t *live;
+    uint64_t live_version;
 };
 
 static void on_progress(void *data, const char *uri, uint64_t done, uint64_t total)
@@ -522,7 +525,7 @@ static void revision_status(ks_reconciler_t *r, rev_view_t *v, const char *ns, j
     json_t *old = json_object_get(v->obj, "status"), *st = json_object();
     json_t *conds = json_array();
     const char *ready = (v->ready > 0 && v->ready >= v->desired) || v->idle ? "True" : v->failed ? "False" : "Unknown";
-    json_t *as = ks_scaler_status(r->scaler, ns, v->name);
+    json_t *as = ks_scaler_status(r->scaler, ns, v->name, 0);
     json_array_append_new(conds, condition(old, "Ready", ready, v->failed ? v->reason : "", v->failed ? v->message : ""));
     json_array_append_new(conds, condition(old, "Active", v->ready > 0 ? "True" : "False", v->ready > 0 ? "" : v->idle ? "NoTraffic" : "Activating", ""));
     if (as != NULL)
@@ -718,7 +721,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         }
         ks_supervisor_counts(r->sup, ns, v->name, &v->desired, &v->actual, &v->ready);
         {
-            json_t *as = ks_scaler_status(r->scaler, ns, v->name);
+            json_t *as = ks_scaler_status(r->scaler, ns, v->name, 0);
             v->idle = sc.kpa && v->desired == 0 && json_is_true(json_object_get(as, "scaleTargetInitialized"));
             json_decref(as);
         }
@@ -805,7 +808,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         json_object_set_new(comp, "traffic", traffic);
         traffic = NULL;
         if (serving != NULL) {
-            json_t *as = ks_scaler_status(r->scaler, ns, serving->name);
+            json_t *as = ks_scaler_status(r->scaler, ns, serving->name, 0);
             json_object_set_new(comp, "replicaCounts", json_pack("{s:i, s:i, s:i}", "desired", serving->desired,
                                                                  "actual", serving->actual, "ready", serving->ready));
             if (as != NULL)
@@ -982,6 +985,15 @@ static void *reconciler_main(void *arg)
 
         sup_ms = ks_supervisor_tick(r->sup);
         scaled = ks_scaler_step(r->scaler, ks_now_ns(), &scale_ms);
+        if (ks_scaler_version(r->scaler) != r->live_version) {
+            json_t *snap = ks_scaler_snapshot(r->scaler), *old;
+            r->live_version = ks_scaler_version(r->scaler);
+            pthread_mutex_lock(&r->live_lock);
+            old = r->live;
+            r->live = snap;
+            pthread_mutex_unlock(&r->live_lock);
+            json_decref(old);
+        }
         v = ks_store_version(r->store);
         /* a full pass when the store changed, a replica changed state, a scale changed, or every second */
         if (v != seen || sup_ms == 0 || scaled || ks_now_ns() - r->last_pass_ns > 1000000000u) {
@@ -1034,6 +1046,7 @@ ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_i
     mkdir(r->cache, 0755);
     r->builtin = ks_builtin_runtimes();
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->live_lock, NULL);
     pthread_cond_init(&r->cond, NULL);
     return r;
 }
@@ -1044,6 +1057,35 @@ int ks_reconciler_start(ks_reconciler_t *r)
         return KS_EINTERNAL;
     r->running = 1;
     return 0;
+}
+
+void ks_reconciler_overlay(ks_reconciler_t *r, json_t *obj)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind")), *ns = sget(obj, "metadata.namespace");
+    const char *rev = NULL;
+    json_t *target, *live;
+    char key[600];
+
+    if (kind == NULL || ns == NULL)
+        return;
+    if (strcmp(kind, KIND_REV) == 0) {
+        rev = sget(obj, "metadata.name");
+        target = json_object_get(obj, "status");
+    } else if (strcmp(kind, KIND_ISVC) == 0) {
+        rev = sget(obj, "status.components.predictor.latestRolledoutRevision");
+        target = oget(obj, "status.components.predictor");
+    } else {
+        return;
+    }
+    if (rev == NULL || !json_is_object(target) || json_object_get(target, "autoscaler") == NULL)
+        return;
+    snprintf(key, sizeof(key), "%s/%s", ns, rev);
+    pthread_mutex_lock(&r->live_lock);
+    live = json_deep_copy(json_object_get(r->live, key));
+    pthread_mutex_unlock(&r->live_lock);
+    if (live != NULL)
+        json_object_update(json_object_get(target, "autoscaler"), live);
+    json_decref(live);
 }
 
 void ks_reconciler_poke(ks_reconciler_t *r)
