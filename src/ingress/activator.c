@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "activator.h"
+#include "ks/upstream.h"
 
 /* COUNTED: counted in flight, answered by the ingress itself (503, 504, 404) */
 typedef enum { REQ_COUNTED = 1, REQ_HELD, REQ_SENT, REQ_DONE } req_state_t;
@@ -27,9 +28,11 @@ typedef struct activation {
     req_state_t state;
     int port;
     uint64_t deadline_ns;
-    char *host;          /* in the request's pool */
+    const char *host;    /* the request's own authority (lives as long as the request) */
     size_t hlen;
     char revision[200];
+    int failed[KS_UPSTREAM_MAX_ATTEMPTS]; /* replicas that refused it (not tried again) */
+    int nfailed;
 } activation_t;
 
 static __thread h2o_linklist_t held = {NULL, NULL};
@@ -106,7 +109,7 @@ static ks_revstat_port_t *port_slot(ks_revstat_t *s, int port)
  * the first with a free slot; CC > 3, round robin skipping full ones.
  * Returns the port (its in-flight count taken), or 0 when none is free.
  */
-static int pick_replica(ks_revstat_t *s, const ks__route_target_t *tg)
+static int pick_replica(ks_revstat_t *s, const ks__route_target_t *tg, const int *skip, int nskip)
 {
     ks_revstat_port_t *slot[KS_REVSTAT_MAX_PORTS];
     int n = 0;
@@ -118,9 +121,13 @@ static int pick_replica(ks_revstat_t *s, const ks__route_target_t *tg)
         if (!routed && s->ports[i].in_flight == 0)
             s->ports[i].port = 0;
     }
-    for (int i = 0; i < tg->nports && n < KS_REVSTAT_MAX_PORTS; ++i)
-        if ((slot[n] = port_slot(s, tg->ports[i])) != NULL)
+    for (int i = 0; i < tg->nports && n < KS_REVSTAT_MAX_PORTS; ++i) {
+        int skipped = 0;
+        for (int k = 0; k < nskip; ++k)
+            skipped |= skip[k] == tg->ports[i];
+        if (!skipped && (slot[n] = port_slot(s, tg->ports[i])) != NULL)
             n++;
+    }
     if (n == 0)
         return 0;
     if (tg->cc <= 0) {
@@ -148,6 +155,16 @@ static int pick_replica(ks_revstat_t *s, const ks__route_target_t *tg)
     return 0;
 }
 
+/* under s->lock: the request no longer holds a slot on port */
+static void release_port(ks_revstat_t *s, int port)
+{
+    for (int i = 0; i < s->nports; ++i)
+        if (s->ports[i].port == port && s->ports[i].in_flight > 0) {
+            s->ports[i].in_flight--;
+            break;
+        }
+}
+
 /* ---- a request's end ------------------------------------------------------------------------ */
 
 static void end_request(void *p)
@@ -164,11 +181,8 @@ static void end_request(void *p)
     if (a->state == REQ_HELD)
         s->held--;
     if (a->state == REQ_SENT) {
-        for (int i = 0; i < s->nports; ++i)
-            if (s->ports[i].port == a->port && s->ports[i].in_flight > 0) {
-                s->ports[i].in_flight--;
-                break;
-            }
+        if (a->port > 0)
+            release_port(s, a->port);
         wake = s->held > 0; /* a slot freed: held requests (on any worker) may go */
     }
     pthread_mutex_unlock(&s->lock);
@@ -177,11 +191,54 @@ static void end_request(void *p)
         ks__ingress_wake(a->g);
 }
 
+/*
+ * The upstream client asks for a replica: the one chosen already, then, when
+ * a replica refused the request before it was sent (it died), another ready
+ * one of the same revision that has not refused it.
+ */
+static int pick_cb(void *data, int attempt, int failed_port)
+{
+    activation_t *a = data;
+    ks_revstat_t *s = a->stat;
+    const ks__route_target_t *tg;
+    int port;
+
+    if (attempt == 0)
+        return a->port;
+    pthread_mutex_lock(&s->lock);
+    release_port(s, failed_port);
+    pthread_mutex_unlock(&s->lock);
+    if (a->nfailed < KS_UPSTREAM_MAX_ATTEMPTS)
+        a->failed[a->nfailed++] = failed_port;
+    a->port = 0;
+    if ((tg = ks__ingress_route(a->g, a->host, a->hlen, a->revision)) == NULL || tg->stat != s)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    port = pick_replica(s, tg, a->failed, a->nfailed);
+    pthread_mutex_unlock(&s->lock);
+    if (port == 0)
+        return -1;
+    a->port = port;
+    return port;
+}
+
+static void done_cb(void *data, int port, int status)
+{
+    /* the accounting is end_request()'s, when the request's memory goes */
+    (void)data;
+    (void)port;
+    (void)status;
+}
+
+static const ks_upstream_ops_t upstream_ops = {pick_cb, done_cb};
+
 static void send_to(ks_http_worker_t *w, activation_t *a, int port)
 {
+    uint64_t now = ks_now_ns(), left_ms;
     a->state = REQ_SENT;
     a->port = port;
-    ks__ingress_proxy(w, a->req, port);
+    left_ms = a->deadline_ns > now ? (a->deadline_ns - now) / 1000000u : 1;
+    ks_upstream_proxy(w, a->req, &upstream_ops, a, left_ms > 0 ? left_ms : 1);
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -217,11 +274,15 @@ void ks__activator_handle(ks_ingress_t *g, ks_http_worker_t *w, h2o_req_t *req, 
     a->req = req;
     a->g = g;
     a->stat = s;
+    a->host = host;
+    a->hlen = hlen;
+    snprintf(a->revision, sizeof(a->revision), "%s", tg->revision);
+    a->deadline_ns = ks_now_ns() + (uint64_t)(tg->timeout_s > 0 ? tg->timeout_s : 300) * 1000000000ull;
     pthread_mutex_lock(&s->lock);
     account(s, ks_now_ns(), +1);
     s->requests++;
     s->requests_total++;
-    port = pick_replica(s, tg);
+    port = pick_replica(s, tg, NULL, 0);
     full = port == 0 && (s->held >= ks__ingress_queue_depth(g) || (!tg->activate && tg->nports == 0));
     if (port == 0 && !full)
         s->held++;
@@ -245,12 +306,6 @@ void ks__activator_handle(ks_ingress_t *g, ks_http_worker_t *w, h2o_req_t *req, 
     if (held.next == NULL)
         h2o_linklist_init_anchor(&held);
     a->state = REQ_HELD;
-    a->deadline_ns = ks_now_ns() + (uint64_t)(tg->timeout_s > 0 ? tg->timeout_s : 300) * 1000000000ull;
-    a->host = h2o_mem_alloc_pool(&req->pool, hlen + 1);
-    memcpy(a->host, host, hlen);
-    a->host[hlen] = '\0';
-    a->hlen = hlen;
-    snprintf(a->revision, sizeof(a->revision), "%s", tg->revision);
     h2o_linklist_insert(&held, &a->link);
     nheld++;
     if (tg->nports == 0) {
@@ -284,7 +339,7 @@ static int try_release(ks_ingress_t *g, ks_http_worker_t *w, activation_t *a, ui
 
     if (tg == NULL) {
         unhold(a);
-        snprintf(msg, sizeof(msg), "host \"%s\" is no longer served", a->host);
+        snprintf(msg, sizeof(msg), "host \"%.*s\" is no longer served", (int)(a->hlen > 200 ? 200 : a->hlen), a->host);
         ks_http_send_error(w, a->req, 404, msg);
         return 1;
     }
@@ -314,7 +369,7 @@ static int try_release(ks_ingress_t *g, ks_http_worker_t *w, activation_t *a, ui
         return 1;
     }
     pthread_mutex_lock(&s->lock);
-    if ((port = pick_replica(s, tg)) != 0)
+    if ((port = pick_replica(s, tg, NULL, 0)) != 0)
         s->held--;
     pthread_mutex_unlock(&s->lock);
     if (port == 0)

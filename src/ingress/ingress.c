@@ -7,21 +7,10 @@
 #include <strings.h>
 
 #include "activator.h"
+#include "ks/upstream.h"
 #include "ks/json.h"
 
 #define MAX_TARGETS 8
-#define POOL_GRACE_NS (600ull * 1000000000ull) /* a pool outlives its replica by this much */
-
-/*
- * One keep-alive pool per replica port per worker: a pool's idle timer lives
- * in its worker's loop, so no loop is touched from another thread.
- */
-typedef struct pool {
-    struct pool *next;
-    int port;
-    h2o_socketpool_t sp;
-    uint64_t last_used;
-} pool_t;
 
 typedef ks__route_target_t target_t;
 
@@ -51,8 +40,6 @@ struct ks_ingress {
 };
 
 static __thread uint64_t rng = 0x9E3779B97F4A7C15ull;
-static __thread pool_t *pools; /* this worker's */
-static __thread uint64_t last_sweep;
 
 /* ---- route tables ------------------------------------------------------------------------ */
 
@@ -138,52 +125,6 @@ const char *ks_routes_key(ks_routes_t *t)
     return t->key.base != NULL ? t->key.base : "";
 }
 
-/* ---- pools --------------------------------------------------------------------------------- */
-
-static pool_t *pool_for(ks_http_worker_t *w, int port)
-{
-    pool_t *p;
-    struct sockaddr_in sa;
-    uint64_t now = ks_now_ns();
-    for (p = pools; p != NULL; p = p->next)
-        if (p->port == port) {
-            p->last_used = now;
-            return p;
-        }
-    if ((p = calloc(1, sizeof(*p))) == NULL)
-        return NULL;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    h2o_socketpool_init_by_address(&p->sp, (struct sockaddr *)&sa, sizeof(sa), 0, SIZE_MAX);
-    h2o_socketpool_set_timeout(&p->sp, w->ctx->loop, 2000); /* idle upstream connections close after 2 s */
-    p->port = port;
-    p->last_used = now;
-    p->next = pools;
-    pools = p;
-    return p;
-}
-
-/* pools of ports no request used for long (their replica is gone): a borrowed connection may outlive a request by little */
-static void sweep_pools(void)
-{
-    uint64_t now = ks_now_ns();
-    pool_t **pp, *p;
-    if (now - last_sweep < 10000000000ull)
-        return;
-    last_sweep = now;
-    for (pp = &pools; (p = *pp) != NULL;) {
-        if (now - p->last_used > POOL_GRACE_NS) {
-            *pp = p->next;
-            h2o_socketpool_dispose(&p->sp);
-            free(p);
-        } else {
-            pp = &p->next;
-        }
-    }
-}
-
 void ks_ingress_publish(ks_ingress_t *g, ks_routes_t *t)
 {
     ks_routes_t *old;
@@ -257,19 +198,20 @@ const ks__route_target_t *ks__ingress_route(ks_ingress_t *g, const char *host, s
     return &r->t[r->ntargets - 1];
 }
 
+/* a route without stats (the route table's own tests): one replica, no retry */
+static int fixed_pick(void *data, int attempt, int failed_port)
+{
+    return attempt == 0 ? (int)(intptr_t)data : -1;
+}
+
+static void fixed_done(void *data, int port, int status)
+{
+}
+
 void ks__ingress_proxy(ks_http_worker_t *w, h2o_req_t *req, int port)
 {
-    pool_t *p;
-    h2o_req_overrides_t *ov;
-    sweep_pools();
-    if ((p = pool_for(w, port)) == NULL) {
-        ks_http_send_error(w, req, 500, "out of memory");
-        return;
-    }
-    ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-    *ov = (h2o_req_overrides_t){NULL};
-    ov->socketpool = &p->sp;
-    h2o_reprocess_request(req, req->method, req->scheme, req->authority, req->path, ov, 0);
+    static const ks_upstream_ops_t ops = {fixed_pick, fixed_done};
+    ks_upstream_proxy(w, req, &ops, (void *)(intptr_t)port, 0);
 }
 
 void ks__ingress_poke(ks_ingress_t *g)
