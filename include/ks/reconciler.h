@@ -41,6 +41,8 @@ int ks_reconciler_start(ks_reconciler_t *r);
 void ks_reconciler_poke(ks_reconciler_t *r);
 /* Adds the autoscaler's live figures (averages, EBC) to an InferenceService's or Revision's status; thread safe. */
 void ks_reconciler_overlay(ks_reconciler_t *r, json_t *obj);
+/* The platform's allow-zero-initial-scale. */
+int ks_reconciler_allows_zero_initial_scale(const ks_reconciler_t *r);
 /* Stops the thread; with stop_replicas, stops every replica first (daemon shutdown). */
 void ks_reconciler_stop(ks_reconciler_t *r, int stop_replicas);
 

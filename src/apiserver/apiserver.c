@@ -339,6 +339,20 @@ static void do_write(ks_apiserver_t *a, ks_http_worker_t *w, h2o_req_t *req, con
             return;
         }
         json_decref(found);
+        /* initial-scale 0 is the platform's to allow (Knative's allow-zero-initial-scale is cluster-wide) */
+        {
+            json_t *ann = json_object_get(meta, "annotations");
+            const char *is = json_string_value(json_object_get(ann, "autoscaling.knative.dev/initial-scale"));
+            if (is == NULL)
+                is = json_string_value(json_object_get(ann, "autoscaling.knative.dev/initialScale"));
+            if (is != NULL && strtol(is, NULL, 10) == 0 && a->rec != NULL && !ks_reconciler_allows_zero_initial_scale(a->rec)) {
+                send_status(w, req, 422, "Invalid",
+                            "metadata.annotations.autoscaling.knative.dev/initial-scale: 0 is only allowed when the "
+                            "platform's autoscaler config sets allow-zero-initial-scale: true");
+                json_decref(obj);
+                return;
+            }
+        }
     }
     if (!create && (rv = json_string_value(json_object_get(meta, "resourceVersion"))) != NULL && rv[0])
         expect = strtoll(rv, NULL, 10);

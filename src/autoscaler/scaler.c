@@ -194,7 +194,8 @@ int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revs
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
         snprintf(r->rev, sizeof(r->rev), "%s", rev);
         r->cfg = *cfg;
-        r->initialized = initialized;
+        /* initial-scale 0 (allow-zero-initial-scale): a new revision is at its initial scale from the start */
+        r->initialized = initialized || (cfg->initial_scale == 0 && cfg->allow_zero_initial_scale);
         if (initialized) {
             /* the daemon restarted: what runs (adopted) is the scale until the decider knows better */
             int d, a, ready;

@@ -273,6 +273,8 @@ static void scaling_of(ks_reconciler_t *r, json_t *isvc, json_t *comp, scaling_t
     }
     if (!min_set)
         sc->cfg.min_scale = 1; /* KServe's default minReplicas */
+    if (sc->cfg.initial_scale == 0 && !sc->cfg.allow_zero_initial_scale)
+        sc->cfg.initial_scale = 1; /* refused at apply; an older object still starts */
     if ((v = json_object_get(comp, "maxReplicas")) != NULL && json_is_integer(v))
         sc->cfg.max_scale = (int)json_integer_value(v);
     if ((v = json_object_get(comp, "containerConcurrency")) != NULL && json_is_integer(v))
@@ -564,6 +566,53 @@ static int cmp_rev(const void *a, const void *b)
     return rev_number(((const rev_view_t *)a)->name) - rev_number(((const rev_view_t *)b)->name);
 }
 
+/* the percent of traffic a revision had in the status before, -1 when none */
+static int old_percent(json_t *old_status, const char *rev)
+{
+    json_t *t;
+    size_t i;
+    json_array_foreach(oget(old_status, "components.predictor.traffic"), i, t)
+    {
+        const char *n = json_string_value(json_object_get(t, "revisionName"));
+        if (n != NULL && strcmp(n, rev) == 0)
+            return (int)json_integer_value(json_object_get(t, "percent"));
+    }
+    return -1;
+}
+
+/* the routes of one revision: the component's hosts, or a tag's host */
+static void add_routes(ks_reconciler_t *r, ks_routes_t *routes, const char *name, const char *ns, const char *tag,
+                       rev_view_t *v, int percent, const scaling_t *sc)
+{
+    char host[600];
+    int ports[MAX_PORTS], np = ks_supervisor_ready_ports(r->sup, ns, v->name, ports, MAX_PORTS);
+    ks_route_policy_t pol = {ks_ingress_revstat(r->ingress, ns, v->name),
+                             (int)json_integer_value(oget(v->obj, "spec.predictor.containerConcurrency")), sc->timeout_s,
+                             sc->kpa};
+    if (tag != NULL) {
+        snprintf(host, sizeof(host), "%s-%s-predictor.%s.%s", tag, name, ns, r->cfg.domain);
+        ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
+        return;
+    }
+    snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
+    ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
+    snprintf(host, sizeof(host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
+    ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
+}
+
+static json_t *traffic_entry(ks_reconciler_t *r, const char *name, const char *ns, const char *tag, rev_view_t *v,
+                             int percent, int latest)
+{
+    json_t *t = json_pack("{s:s, s:i, s:b}", "revisionName", v->name, "percent", percent, "latestRevision", latest);
+    if (tag != NULL) {
+        char url[600];
+        snprintf(url, sizeof(url), "http://%s-%s-predictor.%s.%s", tag, name, ns, r->cfg.domain);
+        json_object_set_new(t, "tag", json_string(tag));
+        json_object_set_new(t, "url", json_string(url));
+    }
+    return t;
+}
+
 static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, json_t *cluster_rts, ks_routes_t *routes,
                            json_t *keep)
 {
@@ -574,9 +623,10 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     rev_view_t *revs = calloc(json_array_size(all_revs) + 2, sizeof(rev_view_t));
     int nrevs = 0;
     const char *reason = NULL, *serving_name, *prev_name;
-    char err[1200], url[512], host[512], dir[1024];
+    char err[1200], url[512], dir[1024];
     char *key = NULL;
-    rev_view_t *latest = NULL, *serving = NULL;
+    rev_view_t *latest = NULL, *serving = NULL, *prev = NULL, *stable = NULL;
+    int has_canary = 0, canary_pct = 100, tags = 0;
     size_t i;
     int model_ok = 0, spec_error = 0;
     uint64_t dl_done = 0, dl_total = 0;
@@ -617,8 +667,12 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
 
     /* a new revision for every change of the component's spec (or of its runtime) */
     if (!spec_error) {
-        json_t *k = json_pack("{s:O, s:O, s:s}", "predictor", predictor, "container", container, "runtime",
-                              sget(rt, "metadata.name") ?: "");
+        /* what makes a new revision: the component's spec, except how traffic is split (canaryTrafficPercent) */
+        json_t *pspec = json_copy(predictor);
+        json_t *k;
+        json_object_del(pspec, "canaryTrafficPercent");
+        k = json_pack("{s:o, s:O, s:s}", "predictor", pspec, "container", container, "runtime",
+                      sget(rt, "metadata.name") ?: "");
         {
             /* FNV-1a of the canonical text: what defines the revision */
             char *text = dump(k);
@@ -669,10 +723,32 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         if (serving_name != NULL && strcmp(revs[k].name, serving_name) == 0)
             serving = &revs[k];
 
-    /* run the latest revision (and the serving one while they differ) */
+    /*
+     * Canary (spec: rollouts): with canaryTrafficPercent P the latest revision
+     * gets P % once ready and the stable one the rest: the revision rolled out
+     * last, or, when that is the latest itself, the one rolled out before it
+     * (so P = 0 rolls back).  Tags route latest-/prev- hosts to each alone.
+     */
+    {
+        json_t *p = json_object_get(predictor, "canaryTrafficPercent");
+        const char *tr = json_string_value(json_object_get(oget(isvc, "metadata.annotations"),
+                                                           "serving.kserve.io/enable-tag-routing"));
+        has_canary = json_is_integer(p);
+        canary_pct = has_canary ? (int)json_integer_value(p) : 100;
+        tags = tr != NULL && strcmp(tr, "true") == 0;
+        for (int k = 0; k < nrevs; ++k)
+            if (prev_name != NULL && strcmp(revs[k].name, prev_name) == 0)
+                prev = &revs[k];
+        if (has_canary && latest != NULL)
+            stable = serving != latest ? serving : prev;
+        if (stable == latest)
+            stable = NULL;
+    }
+
+    /* run the latest revision, the serving one while they differ, and a canary's or a tag's other revision */
     for (int k = 0; k < nrevs; ++k) {
         rev_view_t *v = &revs[k];
-        if (v != latest && v != serving)
+        if (v != latest && v != serving && v != stable && !(tags && v == prev))
             continue;
         json_t *rspec = json_object_get(v->obj, "spec"), *rmodel = oget(rspec, "predictor.model");
         json_t *extra = json_object();
@@ -703,7 +779,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                 char *mpath = NULL;
                 if (sc.kpa)
                     v->desired = ks_scaler_revision(r->scaler, ns, v->name, ks_ingress_revstat(r->ingress, ns, v->name),
-                                                    &sc.cfg, v == serving, rev_initialized(v->obj));
+                                                    &sc.cfg, v == serving || v == stable || v == latest || (tags && v == prev),
+                                                    rev_initialized(v->obj));
                 else if (sc.hpa)
                     v->desired = ks_scaler_hpa_revision(r->scaler, ns, v->name, &sc.hcfg, sc.req_mc, sc.req_bytes);
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
@@ -740,8 +817,9 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         json_decref(extra);
     }
 
-    /* roll out: the latest revision takes the traffic once it is ready */
-    if (latest != NULL && latest != serving && latest->ready > 0 && latest->ready >= latest->desired) {
+    /* roll out: the latest revision takes the traffic once it is ready (a canary keeps the stable one rolled out) */
+    if (latest != NULL && latest != serving && !(has_canary && serving != NULL) && (latest->ready > 0 || latest->idle) &&
+        latest->ready >= latest->desired) {
         if (serving != NULL) {
             prev_name = serving->name;
             ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "TrafficSwitched",
@@ -756,15 +834,29 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
 
     /* routes */
     snprintf(url, sizeof(url), "http://%s.%s.%s", name, ns, r->cfg.domain);
-    if (serving != NULL) {
-        int ports[MAX_PORTS], np = ks_supervisor_ready_ports(r->sup, ns, serving->name, ports, MAX_PORTS);
-        ks_route_policy_t pol = {ks_ingress_revstat(r->ingress, ns, serving->name), sc.cfg.cc, sc.timeout_s, sc.kpa};
-        snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
-        ks_routes_add_target(routes, host, serving->name, 100, ports, np, &pol);
-        snprintf(host, sizeof(host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
-        ks_routes_add_target(routes, host, serving->name, 100, ports, np, &pol);
-        json_array_append_new(traffic, json_pack("{s:s, s:i, s:b}", "revisionName", serving->name, "percent", 100,
-                                                 "latestRevision", serving == latest));
+    if (stable != NULL && latest != NULL && (stable->ready > 0 || stable->idle)) {
+        /* a canary: P % to the latest once it is ready (a failed one never gets traffic) */
+        int lp = (latest->ready > 0 || latest->idle) && !latest->failed ? canary_pct : 0;
+        add_routes(r, routes, name, ns, NULL, latest, lp, &sc);
+        add_routes(r, routes, name, ns, NULL, stable, 100 - lp, &sc);
+        json_array_append_new(traffic, traffic_entry(r, name, ns, tags ? "prev" : NULL, stable, 100 - lp, 0));
+        json_array_append_new(traffic, traffic_entry(r, name, ns, tags ? "latest" : NULL, latest, lp, 1));
+        if (old_percent(old_status, latest->name) != lp)
+            ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "TrafficSplit", "%d%% of traffic to %s, %d%% to %s", lp,
+                           latest->name, 100 - lp, stable->name);
+    } else if (serving != NULL) {
+        add_routes(r, routes, name, ns, NULL, serving, 100, &sc);
+        json_array_append_new(traffic, traffic_entry(r, name, ns, tags && serving == latest ? "latest" : NULL, serving, 100,
+                                                     serving == latest));
+        if (tags && prev != NULL && prev != serving && (prev->ready > 0 || prev->idle))
+            json_array_append_new(traffic, traffic_entry(r, name, ns, "prev", prev, 0, 0));
+    }
+    if (tags) {
+        /* latest-<isvc>-predictor and prev-<isvc>-predictor reach each revision alone */
+        if (latest != NULL && (latest->ready > 0 || latest->idle) && !latest->failed)
+            add_routes(r, routes, name, ns, "latest", latest, 100, &sc);
+        if (stable != NULL || (prev != NULL && prev != latest))
+            add_routes(r, routes, name, ns, "prev", stable != NULL ? stable : prev, 100, &sc);
     }
 
     /* status */
@@ -801,7 +893,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_object_set_new(comp, "latestReadyRevision", json_string(serving->name));
             json_object_set_new(comp, "latestRolledoutRevision", json_string(serving->name));
         }
-        if (latest != NULL && latest->ready > 0 && latest->ready >= latest->desired)
+        if (latest != NULL && (latest->ready > 0 || latest->idle) && latest->ready >= latest->desired)
             json_object_set_new(comp, "latestReadyRevision", json_string(latest->name));
         if (prev_name != NULL && (serving == NULL || strcmp(prev_name, serving->name) != 0))
             json_object_set_new(comp, "previousRolledoutRevision", json_string(prev_name));
@@ -1086,6 +1178,11 @@ void ks_reconciler_overlay(ks_reconciler_t *r, json_t *obj)
     if (live != NULL)
         json_object_update(json_object_get(target, "autoscaler"), live);
     json_decref(live);
+}
+
+int ks_reconciler_allows_zero_initial_scale(const ks_reconciler_t *r)
+{
+    return r->cfg.autoscaler.allow_zero_initial_scale;
 }
 
 void ks_reconciler_poke(ks_reconciler_t *r)
