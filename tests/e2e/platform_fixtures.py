@@ -667,3 +667,335 @@ def file_server():
     yield start
     for s in servers:
         s.close()
+
+
+# --------------------------------------------------------------------------
+# autoscaling (tests/e2e/test_autoscaling.py): a daemon started with
+# --autoscaler-config (short windows), a stand-in model server whose start and
+# answers take as long as a test says, and bounded client load.
+
+# Multiplies the autoscaling tests' bounds (sanitizer builds are slower);
+# KSERVE_E2E_TIME_SCALE overrides.  Only bounds scale, never a fixed wait.
+TIME_SCALE = float(os.environ.get("KSERVE_E2E_TIME_SCALE") or (3 if "asan" in kserve_bin() else 1))
+
+# Seconds instead of Knative's minutes: stable window 6 s (panic window 1 s),
+# scale to zero 6 s after the last replica became idle with the activator in the path.
+FAST_AUTOSCALER = {"stable-window": "6s", "scale-to-zero-grace-period": "6s"}
+
+
+def write_autoscaler_config(directory, settings, name="autoscaler.yaml"):
+    """Writes settings ({key: value}) as a YAML map for `kserve up --autoscaler-config`; returns the path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        for k, v in settings.items():
+            f.write("%s: %s\n" % (k, json.dumps(v) if isinstance(v, str) else
+                                  ("true" if v is True else "false" if v is False else v)))
+    return path
+
+
+def replica_counts(obj):
+    """status.components.predictor.replicaCounts ({} while there is none)."""
+    return predictor_status(obj).get("replicaCounts") or {}
+
+
+def autoscaler_of(obj):
+    return predictor_status(obj).get("autoscaler") or {}
+
+
+class AutoscalingPlatform(Platform):
+    """A Platform whose daemons start with --autoscaler-config FILE (FILE in the root)."""
+
+    def __init__(self, trained_models, settings):
+        super().__init__(trained_models)
+        self.autoscaler_settings = dict(settings)
+        self.autoscaler_config = write_autoscaler_config(self.root, settings)
+        self.up_args = ["--autoscaler-config", self.autoscaler_config]
+
+    def start_daemon(self, extra_args=()):
+        return super().start_daemon([*self.up_args, *extra_args])
+
+    def counts(self, name, ns="default"):
+        return replica_counts(self.get(name, ns))
+
+    def revision(self, name, ns="default"):
+        r = self.api.request("GET", self.api.revisions_path(ns, name))
+        assert r.status == 200, r
+        return r.json()
+
+    def cli(self, args, input=None, timeout=30):
+        """`kserve ARGS` against this platform's home; the CompletedProcess (text)."""
+        env = dict(os.environ)
+        env["KSERVE_HOME"] = self.home
+        return subprocess.run([kserve_bin(), *args], input=input, capture_output=True, text=True,
+                              timeout=timeout * TIME_SCALE, env=env, cwd=self.root)
+
+
+@pytest.fixture
+def autoscaling_platform(models_dir):
+    """A factory: start(settings=None, **more) -> AutoscalingPlatform with its daemon up.
+
+    settings (default FAST_AUTOSCALER) plus more (a dict of extra keys, e.g.
+    {"activator-queue-depth": 2}) become the --autoscaler-config file.  Teardown
+    is the platform fixture's: every daemon exits 0 on SIGTERM, no process is left."""
+    if not os.path.exists(kserve_bin()):
+        pytest.fail("kserve binary not found at %s (run make, or set KSERVE_BIN)" % kserve_bin())
+    made = []
+
+    def start(settings=None, more=None):
+        s = dict(FAST_AUTOSCALER if settings is None else settings)
+        s.update(more or {})
+        plat = AutoscalingPlatform(models_dir, s)
+        made.append(plat)
+        plat.start_daemon()
+        return plat
+    try:
+        yield start
+    finally:
+        problems = []
+        for plat in made:
+            problems.extend(plat.close())
+    assert not problems, "\n\n".join(problems)
+
+
+# A stand-in model server: KServe's flags, V1 predict, /v2/health/ready.  It reads
+# MODEL_DIR/control.json once at start, so a test decides how the next replica behaves.
+FAKE_MODEL_SERVER = r'''
+"""A stand-in model server for the autoscaling tests (written by platform_fixtures.py).
+
+    python3 fake_model_server.py --model_name=NAME --model_dir=DIR --http_port=PORT
+
+DIR/control.json, read once at start: {"start_delay": s, "request_delay": s,
+"exit_code": n}.  exit_code: exit at once (a replica that cannot start).
+Otherwise it listens at once and /v2/health/ready answers 503 until start_delay
+has passed (a cold start as slow as the test wants), then 200.
+POST /v1/models/NAME:predict sleeps request_delay and answers
+{"predictions": [sum(row) for row in instances]}.  GET /fake/stats:
+{"in_flight", "max_in_flight", "requests", "pid"}.
+"""
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
+port = int(args["http_port"])
+name = args.get("model_name", "model")
+try:
+    with open(os.path.join(args.get("model_dir", "."), "control.json")) as f:
+        ctl = json.load(f)
+except (OSError, ValueError):
+    ctl = {}
+if ctl.get("exit_code") is not None:
+    print("fake model server: exiting with %d as told" % ctl["exit_code"], flush=True)
+    sys.exit(int(ctl["exit_code"]))
+ready_at = time.monotonic() + float(ctl.get("start_delay", 0))
+request_delay = float(ctl.get("request_delay", 0))
+lock = threading.Lock()
+stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0, "pid": os.getpid()}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/v2/health/ready":
+            ok = time.monotonic() >= ready_at
+            self.answer(200 if ok else 503, {"ready": ok})
+        elif self.path == "/fake/stats":
+            with lock:
+                self.answer(200, dict(stats))
+        else:
+            self.answer(200 if self.path in ("/", "/v2/health/live") else 404, {"name": name})
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with lock:
+            stats["in_flight"] += 1
+            stats["requests"] += 1
+            stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+        try:
+            if request_delay > 0:
+                time.sleep(request_delay)
+            try:
+                rows = json.loads(body)["instances"]
+                self.answer(200, {"predictions": [sum(r) for r in rows]})
+            except (ValueError, KeyError, TypeError) as e:
+                self.answer(400, {"error": repr(e)})
+        finally:
+            with lock:
+                stats["in_flight"] -= 1
+
+    def log_message(self, *a):
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+srv = Server(("127.0.0.1", port), Handler)
+print("fake model server %s on port %d (pid %d)" % (name, port, os.getpid()), flush=True)
+srv.serve_forever(poll_interval=0.05)
+'''
+
+
+class FakeRuntime:
+    """The ServingRuntime "fake-runtime" (modelFormat "fake") running FAKE_MODEL_SERVER.
+
+    model(name, **control) makes <root>/models/<name>/control.json and returns its
+    file:// URI; control(name, **control) rewrites it (the next replica to start
+    reads it).  The script and the model directories are under the platform's root,
+    so teardown finds every replica it ran."""
+
+    PYTHON = "/usr/bin/python3"
+
+    def __init__(self, plat, ns="default"):
+        self.plat = plat
+        self.script = os.path.join(plat.root, "fake_model_server.py")
+        with open(self.script, "w") as f:
+            f.write(FAKE_MODEL_SERVER)
+        rt = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+              "metadata": {"name": "fake-runtime", "namespace": ns},
+              "spec": {"supportedModelFormats": [{"name": "fake", "version": "1", "autoSelect": True}],
+                       "containers": [{"name": "kserve-container", "command": [self.PYTHON, self.script],
+                                       "args": ["--model_name={{.Name}}", "--model_dir=/mnt/models",
+                                                "--http_port=8080"]}]}}
+        r = plat.api.request("POST", "%s/namespaces/%s/servingruntimes" % (ALPHA, ns), rt)
+        assert r.status == 201, r
+
+    def model(self, name, **control):
+        os.makedirs(os.path.join(self.plat.models, name), exist_ok=True)
+        self.control(name, **control)
+        return "file://" + os.path.join(self.plat.models, name)
+
+    def control(self, name, **control):
+        path = os.path.join(self.plat.models, name, "control.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(control, f)
+        os.replace(path + ".tmp", path)
+
+    @staticmethod
+    def stats(port):
+        return requests.get("http://127.0.0.1:%d/fake/stats" % port, timeout=5).json()
+
+
+class LoadGen:
+    """Bounded client load through the ingress: `threads` clients, each on its own
+    keep-alive connection, POST body (bytes) to path one after another (pause
+    seconds between) until stop(), max_seconds or max_requests each.
+
+    Records (start, end, status, ok, detail) per request, times from
+    time.monotonic(); ok = check(response) (default: status 200)."""
+
+    def __init__(self, plat, host, path, body, threads=4, max_seconds=10.0, max_requests=1000000,
+                 check=None, pause=0.0, timeout=None):
+        self.plat = plat
+        self.url = "http://127.0.0.1:%d%s" % (plat.port, path)
+        self.headers = {"Host": host, "Content-Type": "application/json"}
+        self.body = body
+        self.nthreads = threads
+        self.max_seconds = max_seconds
+        self.max_requests = max_requests
+        self.check = check or (lambda r: r.status_code == 200)
+        self.pause = pause
+        self.timeout = timeout or (INGRESS_TIMEOUT[0], INGRESS_TIMEOUT[1] * TIME_SCALE)
+        self.results = []
+        self.lock = threading.Lock()
+        self._stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        self.started = self.stopped = None
+
+    def _run(self):
+        deadline = time.monotonic() + self.max_seconds
+        mine = []
+        with requests.Session() as s:
+            for _ in range(self.max_requests):
+                if self._stop_ev.is_set() or time.monotonic() >= deadline:
+                    break
+                t = time.monotonic()
+                try:
+                    r = s.post(self.url, data=self.body, headers=self.headers, timeout=self.timeout)
+                    ok = self.check(r)
+                    mine.append((t, time.monotonic(), r.status_code, ok, None if ok else r.content[:300]))
+                except requests.RequestException as e:
+                    mine.append((t, time.monotonic(), None, False, repr(e)[:300]))
+                if self.pause:
+                    self._stop_ev.wait(self.pause)
+        with self.lock:
+            self.results.extend(mine)
+
+    def start(self):
+        self.started = time.monotonic()
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop_ev.set()
+        for t in self.threads:
+            t.join(timeout=self.timeout[0] + self.timeout[1] + 5)
+        assert not any(t.is_alive() for t in self.threads), "a load thread did not stop"
+        self.stopped = time.monotonic()
+        self.results.sort()
+        return self
+
+    def wait(self):
+        """Lets the load run its max_seconds, then stops it."""
+        for t in self.threads:
+            t.join(timeout=self.max_seconds + self.timeout[0] + self.timeout[1] + 5)
+        return self.stop()
+
+    def failures(self):
+        return [(round(t0 - self.started, 3), st, detail) for t0, _, st, ok, detail in self.results if not ok]
+
+
+class StatusSampler(threading.Thread):
+    """Polls an isvc's status every `interval` s until stopped (at most max_seconds);
+    samples are (monotonic time, replicaCounts, autoscaler status, replica pids)."""
+
+    def __init__(self, plat, name, ns="default", interval=0.2, max_seconds=60.0):
+        super().__init__(daemon=True)
+        self.plat, self.name_, self.ns = plat, name, ns
+        self.interval, self.max_seconds = interval, max_seconds
+        self.samples = []
+        self._stop_ev = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop_ev.is_set() and time.monotonic() < deadline:
+            try:
+                r = self.plat.api.get(self.name_, self.ns)
+                if r.status == 200:
+                    obj = r.json()
+                    self.plat.note_pids(obj)
+                    self.samples.append((time.monotonic(), replica_counts(obj), autoscaler_of(obj),
+                                         sorted(x["pid"] for x in replicas_of(obj) if x.get("pid"))))
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            self._stop_ev.wait(self.interval)
+
+    def stop(self):
+        self._stop_ev.set()
+        self.join(timeout=API_TIMEOUT + 5)
+        return self
+
+    def max_ready(self, since=None, until=None):
+        vals = [c.get("ready", 0) for t, c, _, _ in self.samples
+                if (since is None or t >= since) and (until is None or t <= until)]
+        return max(vals) if vals else 0
+
+    def table(self, t0=None):
+        t0 = t0 if t0 is not None else (self.samples[0][0] if self.samples else 0)
+        return "\n".join("%6.2f %s panic=%s stable=%s" % (t - t0, c, a.get("panic"), a.get("stableAverage"))
+                         for t, c, a, _ in self.samples)
