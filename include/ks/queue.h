@@ -156,6 +156,7 @@ typedef struct ks_queue_proxy_config {
     int drain_seconds;          /* --drain-seconds (30, Knative's drain period) */
     const char *readiness_path; /* --readiness-path: HTTP GET probe of the upstream (NULL: TCP connect) */
     int workers;                /* --workers (one per core) */
+    char **command;             /* after "--": the model server to start and supervise (NULL: none) */
 } ks_queue_proxy_config_t;
 
 /*

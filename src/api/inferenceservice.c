@@ -85,6 +85,92 @@ static const ks_schema_t framework_schema = KS_SCHEMA(framework_fields, NULL, &k
 
 static const char *const scale_metrics[] = {"concurrency", "rps", "cpu", "memory", NULL};
 
+/* predictor.containers: a custom model server, run here as a local command behind the queue-proxy */
+static const ks_field_t custom_port_fields[] = {
+    {"containerPort", KS_FT_INT, .lo = 1, .hi = 65535},
+    {"name", KS_FT_STRING, .lo = 1},
+    {"protocol", KS_FT_STRING, .lo = 1},
+    KS_UNSUPPORTED("hostPort"),
+    KS_UNSUPPORTED("hostIP"),
+};
+static const ks_schema_t custom_port_schema = KS_SCHEMA(custom_port_fields);
+
+static void check_probe_path(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
+{
+    const char *p = json_string_value(v);
+    if (p != NULL && (p[0] != '/' || strpbrk(p, " \r\n") != NULL || strlen(p) > 1024))
+        ks__verr(c, "expected a path starting with '/' (at most 1024 characters, no spaces)");
+}
+
+static const ks_field_t http_get_fields[] = {
+    {"path", KS_FT_STRING, .lo = 1, .fn = check_probe_path},
+    {"port", KS_FT_NONE},
+    {"scheme", KS_FT_STRING},
+    KS_UNSUPPORTED("host"),
+    KS_UNSUPPORTED("httpHeaders"),
+};
+static const ks_schema_t http_get_schema = KS_SCHEMA(http_get_fields);
+
+static const ks_field_t probe_fields[] = {
+    {"httpGet", KS_FT_OBJECT, .sub = &http_get_schema},
+    {"tcpSocket", KS_FT_NONE},
+    {"initialDelaySeconds", KS_FT_INT, .lo = 0, .hi = KS_INT_MAX},
+    {"periodSeconds", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    {"timeoutSeconds", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    {"successThreshold", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    {"failureThreshold", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    KS_UNSUPPORTED("exec"),
+    KS_UNSUPPORTED("grpc"),
+};
+static const ks_schema_t probe_schema = KS_SCHEMA(probe_fields);
+
+static void custom_container_post(ks_vctx_t *c, json_t *obj)
+{
+    json_t *cmd = json_object_get(obj, "command");
+    const char *image = json_string_value(json_object_get(obj, "image"));
+    if (json_array_size(cmd) == 0) {
+        if (image != NULL)
+            ks__verr_key(c, "command", "required: image \"%s\" cannot run here (this platform runs model servers as "
+                                       "local processes, not container images); give the command that starts your "
+                                       "model server, e.g. command: [python3, model.py]",
+                         image);
+        else
+            ks__verr_key(c, "command", "required: the command that starts your model server, e.g. "
+                                       "command: [python3, model.py]");
+    }
+}
+
+static const ks_field_t custom_container_fields[] = {
+    {"name", KS_FT_STRING, .lo = 1},
+    {"image", KS_FT_STRING}, /* not run: the command is */
+    {"command", KS_FT_STRLIST},
+    {"args", KS_FT_STRLIST},
+    {"env", KS_FT_NONE, .fn = ks__check_env},
+    {"ports", KS_FT_LIST, .sub = &custom_port_schema},
+    {"resources", KS_FT_NONE, .fn = ks__check_resources},
+    {"readinessProbe", KS_FT_OBJECT, .sub = &probe_schema},
+    {"livenessProbe", KS_FT_OBJECT, .sub = &probe_schema}, /* the supervisor watches the process itself */
+    {"imagePullPolicy", KS_FT_STRING},
+    KS_UNSUPPORTED("workingDir"),
+    KS_UNSUPPORTED("envFrom"),
+    KS_UNSUPPORTED("volumeMounts"),
+    KS_UNSUPPORTED("volumeDevices"),
+    KS_UNSUPPORTED("startupProbe"),
+    KS_UNSUPPORTED("lifecycle"),
+    KS_UNSUPPORTED("securityContext"),
+    KS_UNSUPPORTED("stdin"),
+    KS_UNSUPPORTED("stdinOnce"),
+    KS_UNSUPPORTED("tty"),
+};
+static const ks_schema_t custom_container_schema = KS_SCHEMA(custom_container_fields, custom_container_post);
+
+static void check_one_container(ks_vctx_t *c, json_t *parent, const char *key, json_t *v, const ks_field_t *f)
+{
+    if (json_array_size(v) > 1)
+        ks__verr(c, "one container (the model server) is supported, got %zu: sidecar containers cannot run here",
+                 json_array_size(v));
+}
+
 static int json_streq(json_t *v, const char *s)
 {
     return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
@@ -158,7 +244,7 @@ static const ks_field_t predictor_fields[] = {
     {"canaryTrafficPercent", KS_FT_INT, .lo = 0, .hi = 100},
     {"serviceAccountName", KS_FT_STRING, .lo = 1},
     /* KServe's component extensions the platform does not implement yet */
-    KS_UNSUPPORTED("containers"),
+    {"containers", KS_FT_LIST, .lo = 1, .sub = &custom_container_schema, .fn = check_one_container},
     KS_UNSUPPORTED("batcher"),
     KS_UNSUPPORTED("logger"),
     KS_UNSUPPORTED("labels"),

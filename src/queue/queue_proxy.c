@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ks/queue.h"
@@ -28,7 +29,8 @@
 
 const char ks_queue_proxy_usage[] =
     "usage: kserve queue-proxy --upstream PORT [options]\n"
-    "  --upstream PORT              the model server's port on 127.0.0.1 (required)\n"
+    "       kserve queue-proxy [options] -- COMMAND [ARGS...]\n"
+    "  --upstream PORT              the model server's port on 127.0.0.1 (required without COMMAND)\n"
     "  --port PORT                  port to listen on (default 8012)\n"
     "  --host ADDR                  address to listen on (default 127.0.0.1)\n"
     "  --container-concurrency N    requests in flight to the upstream at once, 0-1000 (default 0: unlimited);\n"
@@ -39,6 +41,10 @@ const char ks_queue_proxy_usage[] =
     "  --readiness-path PATH        probe the upstream with GET PATH (2xx = ready) instead of a TCP connect\n"
     "  --workers N                  event-loop threads (default: one per core)\n"
     "  --help                       this text\n"
+    "  -- COMMAND [ARGS...]         start the model server as a child on a free port (or --upstream), given\n"
+    "                               in $PORT, in $(PORT) inside ARGS, and as --http_port=PORT unless ARGS\n"
+    "                               name the port; the queue-proxy ends with the child's exit status, and\n"
+    "                               stops the child (SIGTERM, SIGKILL after 10 s) once it has drained\n"
     "endpoints: GET /ks/queue/ready, GET /ks/queue/stats; everything else goes to the upstream\n";
 
 /* ---- flags ----------------------------------------------------------------------------------- */
@@ -76,6 +82,14 @@ int ks_queue_proxy_parse_flags(int argc, char **argv, ks_queue_proxy_config_t *c
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return 1;
+        if (strcmp(a, "--") == 0) {
+            if (i + 1 >= argc) {
+                ks_errorf(err, errlen, "--: a command must follow");
+                return KS_EINVAL;
+            }
+            cfg->command = &argv[i + 1];
+            break;
+        }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             ks_errorf(err, errlen, "unexpected argument \"%.100s\" (flags look like --name value)", a);
             return KS_EINVAL;
@@ -129,8 +143,8 @@ int ks_queue_proxy_parse_flags(int argc, char **argv, ks_queue_proxy_config_t *c
         if (r != 0)
             return r;
     }
-    if (cfg->upstream == 0) {
-        ks_errorf(err, errlen, "--upstream is required (the model server's port)");
+    if (cfg->upstream == 0 && cfg->command == NULL) {
+        ks_errorf(err, errlen, "--upstream is required (the model server's port), or a command after --");
         return KS_EINVAL;
     }
     return 0;
@@ -497,8 +511,115 @@ out:
 
 /* ---- lifecycle --------------------------------------------------------------------------------- */
 
+/* ---- the model server as a child ------------------------------------------------------------ */
+
+static pid_t child;
+
+static int free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* "$(PORT)" in an argument becomes the port (Kubernetes expands $(VAR) in args the same way) */
+static char *expand_port(const char *a, const char *port)
+{
+    size_t n = strlen(a) + 1;
+    const char *p;
+    char *out, *o;
+    for (p = a; (p = strstr(p, "$(PORT)")) != NULL; p += 7)
+        n += strlen(port);
+    if ((out = malloc(n)) == NULL)
+        return NULL;
+    for (o = out; *a;) {
+        if (strncmp(a, "$(PORT)", 7) == 0) {
+            o = stpcpy(o, port);
+            a += 7;
+        } else {
+            *o++ = *a++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int start_child(char **command, int port)
+{
+    char portbuf[16], flag[40];
+    int n = 0, named = 0;
+    char **argv;
+
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    while (command[n] != NULL) {
+        named |= strstr(command[n], "$(PORT)") != NULL || strncmp(command[n], "--http_port", 11) == 0 ||
+                 strncmp(command[n], "--http-port", 11) == 0;
+        n++;
+    }
+    if ((argv = calloc((size_t)n + 2, sizeof(char *))) == NULL)
+        return -1;
+    for (int i = 0; i < n; ++i)
+        argv[i] = expand_port(command[i], portbuf);
+    if (!named && n > 0) {
+        snprintf(flag, sizeof(flag), "--http_port=%d", port);
+        argv[n] = strdup(flag);
+    }
+    child = fork();
+    if (child == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        setenv("PORT", portbuf, 1);
+        execvp(argv[0], argv);
+        fprintf(stderr, "kserve queue-proxy: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    for (int i = 0; i <= n; ++i)
+        free(argv[i]);
+    free(argv);
+    return child > 0 ? 0 : -1;
+}
+
+/* the child's exit status as the queue-proxy's (128 + signal when killed), or -1 while it runs */
+static int child_exited(int block)
+{
+    int status;
+    if (child <= 0 || waitpid(child, &status, block ? 0 : WNOHANG) != child)
+        return -1;
+    child = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void stop_child(void)
+{
+    if (child <= 0)
+        return;
+    kill(child, SIGTERM);
+    for (int i = 0; i < 1000 && child > 0; ++i) { /* 10 s */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        if (child_exited(0) >= 0)
+            return;
+        nanosleep(&ts, NULL);
+    }
+    if (child > 0) {
+        kill(child, SIGKILL);
+        child_exited(1);
+    }
+}
+
 int ks_queue_proxy_main(int argc, char **argv)
 {
+    int exit_code = 0;
     char err[KS_ERRLEN];
     ks_http_config_t hc;
     ks_queue_config_t qc;
@@ -531,6 +652,10 @@ int ks_queue_proxy_main(int argc, char **argv)
         fprintf(stderr, "kserve queue-proxy: out of memory\n");
         return 1;
     }
+    if (cfg.upstream == 0 && (cfg.upstream = free_port()) < 0) {
+        fprintf(stderr, "kserve queue-proxy: no free port for the model server\n");
+        return 1;
+    }
     memset(&hc, 0, sizeof(hc));
     hc.host = cfg.host;
     hc.port = cfg.port;
@@ -545,6 +670,10 @@ int ks_queue_proxy_main(int argc, char **argv)
     }
     if (ks_http_server_start(server, err, sizeof(err)) != 0) {
         fprintf(stderr, "kserve queue-proxy: %s\n", err);
+        return 1;
+    }
+    if (cfg.command != NULL && start_child(cfg.command, cfg.upstream) != 0) {
+        fprintf(stderr, "kserve queue-proxy: cannot start %s: %s\n", cfg.command[0], strerror(errno));
         return 1;
     }
     fprintf(stderr,
@@ -566,6 +695,12 @@ int ks_queue_proxy_main(int argc, char **argv)
         }
         if (ks_queue_draining(queue) && ks_queue_quiet(queue, cfg.drain_seconds * 1000))
             break;
+        if ((exit_code = child_exited(0)) >= 0) {
+            fprintf(stderr, "kserve queue-proxy: the model server %s exited with status %d\n", cfg.command[0], exit_code);
+            ks_http_server_stop(server, 0);
+            return exit_code != 0 ? exit_code : 1;
+        }
+        exit_code = 0;
         if ((now = ks_now_ns()) >= next_probe) {
             int was = atomic_load(&upstream_ready), is = probe_upstream();
             atomic_store(&upstream_ready, is);
@@ -577,6 +712,7 @@ int ks_queue_proxy_main(int argc, char **argv)
     }
     fprintf(stderr, "kserve queue-proxy: stopping\n");
     ks_http_server_stop(server, cfg.timeout_seconds * 1000);
+    stop_child();
     ks_queue_free(queue);
     queue = NULL;
     for (int i = 0; i < cfg.workers; ++i)

@@ -433,6 +433,41 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
     return argv;
 }
 
+/*
+ * A custom container's replica: `kserve queue-proxy` on the replica's port,
+ * starting the user's command as its child on a free port ($PORT,
+ * --http_port) with the revision's containerConcurrency and timeout.
+ */
+static char **build_custom_argv(ks_reconciler_t *r, json_t *container, int cc, int timeout_s)
+{
+    json_t *cmd = json_object_get(container, "command"), *args = json_object_get(container, "args"), *x;
+    const char *probe = json_string_value(json_object_get(
+        json_object_get(json_object_get(container, "readinessProbe"), "httpGet"), "path"));
+    size_t n = json_array_size(cmd) + json_array_size(args) + 12, k = 0, i;
+    char **argv = calloc(n + 1, sizeof(char *)), flag[1100];
+
+    if (argv == NULL)
+        return NULL;
+    argv[k++] = strdup(r->cfg.self_exe);
+    argv[k++] = strdup("queue-proxy");
+    argv[k++] = strdup("--port={{port}}");
+    argv[k++] = strdup("--workers=1");
+    argv[k++] = strdup("--drain-seconds=1"); /* the ingress stops routing to it before SIGTERM */
+    snprintf(flag, sizeof(flag), "--container-concurrency=%d", cc);
+    argv[k++] = strdup(flag);
+    snprintf(flag, sizeof(flag), "--timeout-seconds=%d", timeout_s > 0 && timeout_s <= 3600 ? timeout_s : 300);
+    argv[k++] = strdup(flag);
+    if (probe != NULL) {
+        snprintf(flag, sizeof(flag), "--readiness-path=%s", probe);
+        argv[k++] = strdup(flag);
+    }
+    argv[k++] = strdup("--");
+    json_array_foreach(cmd, i, x) if (json_is_string(x)) argv[k++] = strdup(json_string_value(x));
+    json_array_foreach(args, i, x) if (json_is_string(x)) argv[k++] = strdup(json_string_value(x));
+    argv[k] = NULL;
+    return argv;
+}
+
 static char **build_env(json_t *container, json_t *model)
 {
     json_t *lists[2] = {json_object_get(container, "env"), json_object_get(model, "env")}, *e;
@@ -650,9 +685,12 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
 
     /* the runtime */
     ks_store_list(r->store, KIND_SR, ns, &ns_rts);
-    if (model == NULL) {
+    if (model == NULL && json_array_size(json_object_get(predictor, "containers")) == 1) {
+        /* a custom model server: its own command, behind the queue-proxy */
+        container = json_array_get(json_object_get(predictor, "containers"), 0);
+    } else if (model == NULL) {
         reason = "InvalidPredictorSpec";
-        snprintf(err, sizeof(err), "spec.predictor.model is required (containers arrive in a later version)");
+        snprintf(err, sizeof(err), "spec.predictor.model or spec.predictor.containers is required");
         spec_error = 1;
     } else if ((rt = ks_select_runtime(model, ns_rts, cluster_rts, &reason, err, sizeof(err))) != NULL) {
         container = json_array_get(oget(rt, "spec.containers"), 0);
@@ -769,11 +807,15 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_object_set_new(extra, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
                                                              (json_int_t)dl_total));
         } else {
-            char **argv = build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL,
+            json_t *custom = json_array_get(oget(rspec, "predictor.containers"), 0);
+            char **argv = custom != NULL
+                              ? build_custom_argv(r, custom, (int)json_integer_value(oget(rspec, "predictor.containerConcurrency")),
+                                                  (int)json_integer_value(oget(rspec, "predictor.timeout")))
+                              : build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL,
                                      /* the revision's own settings: revisions are immutable */
                                      (int)json_integer_value(oget(rspec, "predictor.containerConcurrency")),
                                      (int)json_integer_value(oget(rspec, "predictor.timeout")));
-            char **env = build_env(json_object_get(rspec, "container"), rmodel);
+            char **env = build_env(custom != NULL ? custom : json_object_get(rspec, "container"), rmodel);
             if (argv != NULL) {
                 const char *mrt = NULL;
                 char *mpath = NULL;
@@ -783,7 +825,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                                                     rev_initialized(v->obj));
                 else if (sc.hpa)
                     v->desired = ks_scaler_hpa_revision(r->scaler, ns, v->name, &sc.hcfg, sc.req_mc, sc.req_bytes);
-                ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env, "/v2/health/ready");
+                ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env,
+                                  custom != NULL ? "/ks/queue/ready" : "/v2/health/ready");
                 /* a scikit-learn model on the native server: fork it from the warm zygote */
                 if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
                     strcmp(argv[1], "model-server") == 0 && ks_model_find_file(dir, &mrt, &mpath, ferr, sizeof(ferr)) == 0)
