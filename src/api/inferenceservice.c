@@ -260,9 +260,41 @@ static const ks_field_t predictor_fields[] = {
 const ks_schema_t ks__predictor_schema = KS_SCHEMA(predictor_fields, predictor_post, &model_schema,
                                                    "spec.predictor.model");
 
+/* spec.transformer: a pre/post-processor in front of the predictor, a custom container with its own revisions */
+static void transformer_post(ks_vctx_t *c, json_t *obj)
+{
+    json_t *min = json_object_get(obj, "minReplicas"), *max = json_object_get(obj, "maxReplicas");
+    if (json_object_get(obj, "containers") == NULL)
+        ks__verr_key(c, "containers", "required field missing: the command of your transformer, e.g. "
+                                      "containers: [{name: kserve-container, command: [python3, transformer.py]}]");
+    if (json_is_integer(min) && json_is_integer(max) && json_integer_value(max) > 0 &&
+        json_integer_value(min) > json_integer_value(max))
+        ks__verr_key(c, "minReplicas", "%" JSON_INTEGER_FORMAT " is greater than maxReplicas %" JSON_INTEGER_FORMAT,
+                     json_integer_value(min), json_integer_value(max));
+}
+
+static const ks_field_t transformer_fields[] = {
+    {"containers", KS_FT_LIST, .lo = 1, .sub = &custom_container_schema, .fn = check_one_container},
+    {"minReplicas", KS_FT_INT, .lo = 0, .hi = KS_INT_MAX},
+    {"maxReplicas", KS_FT_INT, .lo = 0, .hi = KS_INT_MAX},
+    {"scaleTarget", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    {"scaleMetric", KS_FT_ENUM, .values = scale_metrics},
+    {"containerConcurrency", KS_FT_INT, .lo = 0, .hi = KS_INT_MAX},
+    {"timeout", KS_FT_INT, .lo = 1, .hi = KS_INT_MAX},
+    {"canaryTrafficPercent", KS_FT_INT, .lo = 0, .hi = 100},
+    {"serviceAccountName", KS_FT_STRING, .lo = 1},
+    KS_UNSUPPORTED("batcher"),
+    KS_UNSUPPORTED("logger"),
+    KS_UNSUPPORTED("labels"),
+    KS_UNSUPPORTED("annotations"),
+    KS_UNSUPPORTED("deploymentStrategy"),
+    KS_POD_SPEC_UNSUPPORTED,
+};
+static const ks_schema_t transformer_schema = KS_SCHEMA(transformer_fields, transformer_post);
+
 static const ks_field_t isvc_spec_fields[] = {
     {"predictor", KS_FT_OBJECT, KS_F_REQUIRED, .sub = &ks__predictor_schema},
-    KS_UNSUPPORTED("transformer"),
+    {"transformer", KS_FT_OBJECT, .sub = &transformer_schema},
     KS_UNSUPPORTED("explainer"),
 };
 const ks_schema_t ks__isvc_spec_schema = KS_SCHEMA(isvc_spec_fields);

@@ -221,6 +221,11 @@ int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revs
     r->stat = stat;
     r->reachable = reachable;
     r->seen = 1;
+    if (!r->initialized && reachable) {
+        int d, a, ready;
+        ks_supervisor_counts(sc->sup, ns, rev, &d, &a, &ready);
+        r->initialized = ready >= r->cfg.initial_scale;
+    }
     return r->scale;
 }
 
@@ -504,10 +509,9 @@ static json_t *status_of(srev_t *r, int live)
     }
     o = json_pack("{s:s, s:s, s:f, s:i, s:b, s:b}", "class", "kpa.autoscaling.knative.dev", "metric",
                   r->cfg.metric_rps ? "rps" : "concurrency", "target", ks_kpa_target(&r->cfg), "desiredScale",
-                  r->scale, "activatorInPath", r->in_path_since >= 0 || r->scale == 0, "scaleTargetInitialized",
-                  r->initialized);
-    if (r->have_decision)
-        json_object_set_new(o, "panic", json_boolean(r->last.panic));
+                  r->scale, "scaleTargetInitialized", r->initialized, "panic", r->have_decision && r->last.panic);
+    if (live)
+        json_object_set_new(o, "activatorInPath", json_boolean(r->in_path_since >= 0 || r->scale == 0));
     if (r->have_decision && live) {
         json_object_set_new(o, "stableAverage", json_real(r->last.stable));
         json_object_set_new(o, "panicAverage", json_real(r->last.panic_avg));

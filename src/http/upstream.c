@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "ks/upstream.h"
@@ -359,7 +360,15 @@ static h2o_iovec_t build_head(h2o_req_t *req)
 
     PUT(req->method.base, req->method.len);
     *d++ = ' ';
-    PUT(req->path.base, req->path.len);
+    {
+        /* a request in absolute form (a client using us as its HTTP proxy) goes on in origin form */
+        h2o_iovec_t path = req->path;
+        if (path.len > 7 && (strncasecmp(path.base, "http://", 7) == 0 || strncasecmp(path.base, "https://", 8) == 0)) {
+            const char *p = memchr(path.base + 8, '/', path.len - 8);
+            path = p != NULL ? h2o_iovec_init(p, path.len - (size_t)(p - path.base)) : h2o_iovec_init(H2O_STRLIT("/"));
+        }
+        PUT(path.base, path.len);
+    }
     PUTLIT(" HTTP/1.1\r\nconnection: keep-alive\r\nhost: ");
     PUT(req->authority.base, req->authority.len);
     PUTLIT("\r\n");

@@ -438,7 +438,7 @@ static char **build_argv(ks_reconciler_t *r, json_t *container, json_t *model, c
  * starting the user's command as its child on a free port ($PORT,
  * --http_port) with the revision's containerConcurrency and timeout.
  */
-static char **build_custom_argv(ks_reconciler_t *r, json_t *container, int cc, int timeout_s)
+static char **build_custom_argv(ks_reconciler_t *r, json_t *container, int cc, int timeout_s, const char *predictor_host)
 {
     json_t *cmd = json_object_get(container, "command"), *args = json_object_get(container, "args"), *x;
     const char *probe = json_string_value(json_object_get(
@@ -464,17 +464,41 @@ static char **build_custom_argv(ks_reconciler_t *r, json_t *container, int cc, i
     argv[k++] = strdup("--");
     json_array_foreach(cmd, i, x) if (json_is_string(x)) argv[k++] = strdup(json_string_value(x));
     json_array_foreach(args, i, x) if (json_is_string(x)) argv[k++] = strdup(json_string_value(x));
+    if (predictor_host != NULL) {
+        /* a transformer: KServe's flag naming its predictor, unless the args name it already */
+        int named = 0;
+        json_array_foreach(args, i, x) named |= json_is_string(x) && strstr(json_string_value(x), "predictor_host") != NULL;
+        if (!named) {
+            snprintf(flag, sizeof(flag), "--predictor_host=%s", predictor_host);
+            argv[k++] = strdup(flag);
+        }
+    }
     argv[k] = NULL;
     return argv;
 }
 
-static char **build_env(json_t *container, json_t *model)
+/*
+ * The replica's environment.  proxy_port > 0 (a transformer): plain HTTP
+ * goes through the ingress as a proxy, so the predictor's host name
+ * (<isvc>-predictor.<ns>.<domain>) reaches it, activator and all, with any
+ * HTTP client that honours http_proxy.
+ */
+static char **build_env(json_t *container, json_t *model, int proxy_port)
 {
     json_t *lists[2] = {json_object_get(container, "env"), json_object_get(model, "env")}, *e;
     size_t n = json_array_size(lists[0]) + json_array_size(lists[1]), k = 0, i;
-    char **env = calloc(n + 1, sizeof(char *));
+    char **env = calloc(n + 5, sizeof(char *));
     if (env == NULL)
         return NULL;
+    if (proxy_port > 0) {
+        char v[64];
+        snprintf(v, sizeof(v), "http_proxy=http://127.0.0.1:%d", proxy_port);
+        env[k++] = strdup(v);
+        snprintf(v, sizeof(v), "HTTP_PROXY=http://127.0.0.1:%d", proxy_port);
+        env[k++] = strdup(v);
+        env[k++] = strdup("no_proxy=");
+        env[k++] = strdup("NO_PROXY=");
+    }
     for (int l = 0; l < 2; ++l)
         json_array_foreach(lists[l], i, e)
         {
@@ -616,45 +640,67 @@ static int old_percent(json_t *old_status, const char *rev)
 }
 
 /* the routes of one revision: the component's hosts, or a tag's host */
-static void add_routes(ks_reconciler_t *r, ks_routes_t *routes, const char *name, const char *ns, const char *tag,
-                       rev_view_t *v, int percent, const scaling_t *sc)
+static void add_routes(ks_reconciler_t *r, ks_routes_t *routes, const char *name, const char *cname, int entry,
+                       const char *ns, const char *tag, rev_view_t *v, int percent, const scaling_t *sc)
 {
     char host[600];
     int ports[MAX_PORTS], np = ks_supervisor_ready_ports(r->sup, ns, v->name, ports, MAX_PORTS);
     ks_route_policy_t pol = {ks_ingress_revstat(r->ingress, ns, v->name),
-                             (int)json_integer_value(oget(v->obj, "spec.predictor.containerConcurrency")), sc->timeout_s,
-                             sc->kpa};
+                             (int)json_integer_value(json_object_get(json_object_get(json_object_get(v->obj, "spec"), cname),
+                                                                     "containerConcurrency")),
+                             sc->timeout_s, sc->kpa};
     if (tag != NULL) {
-        snprintf(host, sizeof(host), "%s-%s-predictor.%s.%s", tag, name, ns, r->cfg.domain);
+        snprintf(host, sizeof(host), "%s-%s-%s.%s.%s", tag, name, cname, ns, r->cfg.domain);
         ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
         return;
     }
-    snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
-    ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
-    snprintf(host, sizeof(host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
+    if (entry) {
+        snprintf(host, sizeof(host), "%s.%s.%s", name, ns, r->cfg.domain);
+        ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
+    }
+    snprintf(host, sizeof(host), "%s-%s.%s.%s", name, cname, ns, r->cfg.domain);
     ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
 }
 
-static json_t *traffic_entry(ks_reconciler_t *r, const char *name, const char *ns, const char *tag, rev_view_t *v,
-                             int percent, int latest)
+static json_t *traffic_entry(ks_reconciler_t *r, const char *name, const char *cname, const char *ns, const char *tag,
+                             rev_view_t *v, int percent, int latest)
 {
     json_t *t = json_pack("{s:s, s:i, s:b}", "revisionName", v->name, "percent", percent, "latestRevision", latest);
     if (tag != NULL) {
         char url[600];
-        snprintf(url, sizeof(url), "http://%s-%s-predictor.%s.%s", tag, name, ns, r->cfg.domain);
+        snprintf(url, sizeof(url), "http://%s-%s-%s.%s.%s", tag, name, cname, ns, r->cfg.domain);
         json_object_set_new(t, "tag", json_string(tag));
         json_object_set_new(t, "url", json_string(url));
     }
     return t;
 }
 
-static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, json_t *cluster_rts, ks_routes_t *routes,
-                           json_t *keep)
+/* what one component (predictor, transformer) reports to its InferenceService's status */
+typedef struct comp_result {
+    json_t *comp;         /* status.components.<name> */
+    int ready;            /* a revision serves it (or is idle at zero) */
+    int failed;           /* its spec or its latest revision failed */
+    int routed;           /* it has a serving revision */
+    char reason[64];
+    char msg[1300];
+    json_t *model_status; /* the predictor's modelStatus */
+    json_t *replicas;     /* its replicas (status.replicas) */
+} comp_result_t;
+
+/*
+ * One component of an InferenceService: its revisions (one per change of
+ * spec.<cname>), runtime, replicas, rollout, routes and status.  The entry
+ * component (the transformer when there is one, else the predictor) also
+ * takes the isvc's own host.
+ */
+static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cname, int entry, json_t *all_revs,
+                                json_t *cluster_rts, ks_routes_t *routes, json_t *keep, comp_result_t *res)
 {
     const char *ns = sget(isvc, "metadata.namespace"), *name = sget(isvc, "metadata.name");
-    json_t *predictor = oget(isvc, "spec.predictor"), *model = json_object_get(predictor, "model");
-    json_t *old_status = json_object_get(isvc, "status"), *status = json_object(), *comp = json_object();
-    json_t *ns_rts = NULL, *rt = NULL, *container = NULL, *rev, *conds = json_array(), *traffic = json_array();
+    json_t *predictor = json_object_get(oget(isvc, "spec"), cname), *model = json_object_get(predictor, "model");
+    json_t *old_status = json_object_get(isvc, "status"), *comp = json_object();
+    json_t *old_comp = json_object_get(oget(old_status, "components"), cname);
+    json_t *ns_rts = NULL, *rt = NULL, *container = NULL, *rev, *traffic = json_array();
     rev_view_t *revs = calloc(json_array_size(all_revs) + 2, sizeof(rev_view_t));
     int nrevs = 0;
     const char *reason = NULL, *serving_name, *prev_name;
@@ -673,7 +719,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     /* this isvc's revisions (this incarnation's: a deleted and re-created isvc starts afresh), oldest first */
     json_array_foreach(all_revs, i, rev)
     {
-        if (owned_by(rev, isvc)) {
+        const char *rc = json_string_value(json_object_get(oget(rev, "metadata.labels"), LABEL_COMPONENT));
+        if (owned_by(rev, isvc) && strcmp(rc ?: "predictor", cname) == 0) {
             memset(&revs[nrevs], 0, sizeof(revs[0]));
             revs[nrevs].obj = rev;
             revs[nrevs].name = sget(rev, "metadata.name");
@@ -690,7 +737,12 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         container = json_array_get(json_object_get(predictor, "containers"), 0);
     } else if (model == NULL) {
         reason = "InvalidPredictorSpec";
-        snprintf(err, sizeof(err), "spec.predictor.model or spec.predictor.containers is required");
+        snprintf(err, sizeof(err), "spec.%s.%s is required", cname,
+                 strcmp(cname, "predictor") == 0 ? "model or spec.predictor.containers" : "containers");
+        spec_error = 1;
+    } else if (strcmp(cname, "predictor") != 0) {
+        reason = "InvalidSpec";
+        snprintf(err, sizeof(err), "spec.%s.containers is required", cname);
         spec_error = 1;
     } else if ((rt = ks_select_runtime(model, ns_rts, cluster_rts, &reason, err, sizeof(err))) != NULL) {
         container = json_array_get(oget(rt, "spec.containers"), 0);
@@ -727,16 +779,16 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_t *obj, *stored = NULL;
             int n = nrevs > 0 ? rev_number(revs[nrevs - 1].name) + 1 : 1;
             char gen[24];
-            snprintf(rname, sizeof(rname), "%s-predictor-%05d", name, n);
+            snprintf(rname, sizeof(rname), "%s-%s-%05d", name, cname, n);
             snprintf(gen, sizeof(gen), "%lld", (long long)json_integer_value(oget(isvc, "metadata.generation")));
             obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s}, s:[{s:s, s:s, s:s, s:s}]}, "
                             "s:{s:s, s:O, s:O}}",
                             "apiVersion", "serving.knative.dev/v1", "kind", KIND_REV, "metadata", "name", rname,
-                            "namespace", ns, "labels", LABEL_ISVC, name, LABEL_COMPONENT, "predictor",
+                            "namespace", ns, "labels", LABEL_ISVC, name, LABEL_COMPONENT, cname,
                             "serving.knative.dev/configurationGeneration", gen, "annotations", ANN_HASH, key,
                             "ownerReferences", "apiVersion", "serving.kserve.io/v1beta1", "kind", KIND_ISVC, "name",
                             name, "uid", sget(isvc, "metadata.uid") ?: "", "spec", "runtime",
-                            sget(rt, "metadata.name") ?: "", "predictor", predictor, "container", container);
+                            sget(rt, "metadata.name") ?: "", cname, predictor, "container", container);
             if (obj != NULL && ks_store_put(r->store, KIND_REV, obj, 0, 0, &stored, NULL, 0) == 0 && stored != NULL) {
                 json_array_append_new(all_revs, stored); /* all_revs owns it */
                 memset(&revs[nrevs], 0, sizeof(revs[0]));
@@ -755,8 +807,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         latest = &revs[nrevs - 1];
 
     /* the revision that serves: the one rolled out last, if it still exists */
-    serving_name = sget(old_status, "components.predictor.latestRolledoutRevision");
-    prev_name = sget(old_status, "components.predictor.previousRolledoutRevision");
+    serving_name = json_string_value(json_object_get(old_comp, "latestRolledoutRevision"));
+    prev_name = json_string_value(json_object_get(old_comp, "previousRolledoutRevision"));
     for (int k = 0; k < nrevs; ++k)
         if (serving_name != NULL && strcmp(revs[k].name, serving_name) == 0)
             serving = &revs[k];
@@ -788,7 +840,8 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         rev_view_t *v = &revs[k];
         if (v != latest && v != serving && v != stable && !(tags && v == prev))
             continue;
-        json_t *rspec = json_object_get(v->obj, "spec"), *rmodel = oget(rspec, "predictor.model");
+        json_t *rspec = json_object_get(v->obj, "spec"), *rcomp = json_object_get(rspec, cname);
+        json_t *rmodel = json_object_get(rcomp, "model");
         json_t *extra = json_object();
         const char *uri = sget(rmodel, "storageUri");
         char ferr[600];
@@ -807,15 +860,19 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_object_set_new(extra, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
                                                              (json_int_t)dl_total));
         } else {
-            json_t *custom = json_array_get(oget(rspec, "predictor.containers"), 0);
+            json_t *custom = json_array_get(json_object_get(rcomp, "containers"), 0);
+            char predictor_host[600];
+            snprintf(predictor_host, sizeof(predictor_host), "%s-predictor.%s.%s", name, ns, r->cfg.domain);
             char **argv = custom != NULL
-                              ? build_custom_argv(r, custom, (int)json_integer_value(oget(rspec, "predictor.containerConcurrency")),
-                                                  (int)json_integer_value(oget(rspec, "predictor.timeout")))
+                              ? build_custom_argv(r, custom, (int)json_integer_value(json_object_get(rcomp, "containerConcurrency")),
+                                                  (int)json_integer_value(json_object_get(rcomp, "timeout")),
+                                                  strcmp(cname, "transformer") == 0 ? predictor_host : NULL)
                               : build_argv(r, json_object_get(rspec, "container"), rmodel, name, uri != NULL ? dir : NULL,
                                      /* the revision's own settings: revisions are immutable */
-                                     (int)json_integer_value(oget(rspec, "predictor.containerConcurrency")),
-                                     (int)json_integer_value(oget(rspec, "predictor.timeout")));
-            char **env = build_env(custom != NULL ? custom : json_object_get(rspec, "container"), rmodel);
+                                     (int)json_integer_value(json_object_get(rcomp, "containerConcurrency")),
+                                     (int)json_integer_value(json_object_get(rcomp, "timeout")));
+            char **env = build_env(custom != NULL ? custom : json_object_get(rspec, "container"), rmodel,
+                                   strcmp(cname, "transformer") == 0 ? r->cfg.ingress_port : 0);
             if (argv != NULL) {
                 const char *mrt = NULL;
                 char *mpath = NULL;
@@ -876,33 +933,33 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
     }
 
     /* routes */
-    snprintf(url, sizeof(url), "http://%s.%s.%s", name, ns, r->cfg.domain);
+    snprintf(url, sizeof(url), "http://%s-%s.%s.%s", name, cname, ns, r->cfg.domain);
     if (stable != NULL && latest != NULL && (stable->ready > 0 || stable->idle)) {
         /* a canary: P % to the latest once it is ready (a failed one never gets traffic) */
         int lp = (latest->ready > 0 || latest->idle) && !latest->failed ? canary_pct : 0;
-        add_routes(r, routes, name, ns, NULL, latest, lp, &sc);
-        add_routes(r, routes, name, ns, NULL, stable, 100 - lp, &sc);
-        json_array_append_new(traffic, traffic_entry(r, name, ns, tags ? "prev" : NULL, stable, 100 - lp, 0));
-        json_array_append_new(traffic, traffic_entry(r, name, ns, tags ? "latest" : NULL, latest, lp, 1));
+        add_routes(r, routes, name, cname, entry, ns, NULL, latest, lp, &sc);
+        add_routes(r, routes, name, cname, entry, ns, NULL, stable, 100 - lp, &sc);
+        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags ? "prev" : NULL, stable, 100 - lp, 0));
+        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags ? "latest" : NULL, latest, lp, 1));
         if (old_percent(old_status, latest->name) != lp)
             ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "TrafficSplit", "%d%% of traffic to %s, %d%% to %s", lp,
                            latest->name, 100 - lp, stable->name);
     } else if (serving != NULL) {
-        add_routes(r, routes, name, ns, NULL, serving, 100, &sc);
-        json_array_append_new(traffic, traffic_entry(r, name, ns, tags && serving == latest ? "latest" : NULL, serving, 100,
+        add_routes(r, routes, name, cname, entry, ns, NULL, serving, 100, &sc);
+        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags && serving == latest ? "latest" : NULL, serving, 100,
                                                      serving == latest));
         if (tags && prev != NULL && prev != serving && (prev->ready > 0 || prev->idle))
-            json_array_append_new(traffic, traffic_entry(r, name, ns, "prev", prev, 0, 0));
+            json_array_append_new(traffic, traffic_entry(r, name, cname, ns, "prev", prev, 0, 0));
     }
     if (tags) {
-        /* latest-<isvc>-predictor and prev-<isvc>-predictor reach each revision alone */
+        /* latest-<isvc>-<component> and prev-<isvc>-<component> reach each revision alone */
         if (latest != NULL && (latest->ready > 0 || latest->idle) && !latest->failed)
-            add_routes(r, routes, name, ns, "latest", latest, 100, &sc);
+            add_routes(r, routes, name, cname, 0, ns, "latest", latest, 100, &sc);
         if (stable != NULL || (prev != NULL && prev != latest))
-            add_routes(r, routes, name, ns, "prev", stable != NULL ? stable : prev, 100, &sc);
+            add_routes(r, routes, name, cname, 0, ns, "prev", stable != NULL ? stable : prev, 100, &sc);
     }
 
-    /* status */
+    /* the component's status */
     {
         int pred_ready = serving != NULL && (serving->ready > 0 || serving->idle);
         const char *pr_reason = "", *pr_msg = "";
@@ -918,18 +975,11 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         } else if (!pred_ready) {
             pr_reason = latest != NULL && !model_ok ? "ModelDownloading" : "ReplicasStarting";
         }
-        json_array_append_new(conds, condition(old_status, "IngressReady", serving != NULL ? "True" : "Unknown", "", ""));
-        json_array_append_new(conds, condition(old_status, "PredictorReady",
-                                               pred_ready ? "True" : (spec_error || (latest && latest->failed)) ? "False" : "Unknown",
-                                               pred_ready ? "" : pr_reason, pred_ready ? "" : pr_msg));
-        json_array_append_new(conds, condition(old_status, "Ready",
-                                               pred_ready ? "True" : (spec_error || (latest && latest->failed)) ? "False" : "Unknown",
-                                               pred_ready ? "" : pr_reason, pred_ready ? "" : pr_msg));
-        /* a new revision that failed while an old one serves: Ready stays True, the failure shows in modelStatus */
-        json_object_set_new(status, "conditions", conds);
-        json_object_set_new(status, "url", json_string(url));
-        json_object_set_new(status, "address", json_pack("{s:s}", "url", url));
-        json_object_set_new(status, "observedGeneration", json_integer(json_integer_value(oget(isvc, "metadata.generation"))));
+        res->ready = pred_ready;
+        res->failed = spec_error || (latest != NULL && latest->failed);
+        res->routed = serving != NULL;
+        snprintf(res->reason, sizeof(res->reason), "%s", pred_ready ? "" : pr_reason ?: "");
+        snprintf(res->msg, sizeof(res->msg), "%s", pred_ready ? "" : pr_msg ?: "");
         if (latest != NULL)
             json_object_set_new(comp, "latestCreatedRevision", json_string(latest->name));
         if (serving != NULL) {
@@ -953,7 +1003,7 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
         if (dl_total > 0 || dl_done > 0)
             json_object_set_new(comp, "download", json_pack("{s:I, s:I}", "bytes", (json_int_t)dl_done, "total",
                                                             (json_int_t)dl_total));
-        json_object_set_new(status, "components", json_pack("{s:o}", "predictor", comp));
+        res->comp = comp;
         comp = NULL;
         /* modelStatus as KServe reports it */
         if (spec_error) {
@@ -978,17 +1028,17 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
                 json_object_set_new(lf, "exitCode", json_integer(latest->exit_code));
             json_object_set_new(ms, "lastFailureInfo", lf);
         }
-        json_object_set_new(status, "modelStatus", ms);
+        res->model_status = ms;
         {
             json_t *reps = json_array();
             for (int k = 0; k < nrevs; ++k)
-                if (&revs[k] == latest || &revs[k] == serving)
+                if (&revs[k] == latest || &revs[k] == serving || &revs[k] == stable)
                 {
                     json_t *part = ks_supervisor_status(r->sup, ns, revs[k].name);
                     json_array_extend(reps, part);
                     json_decref(part);
                 }
-            json_object_set_new(status, "replicas", reps);
+            res->replicas = reps;
         }
         /* a warning event when a failure starts (not on every restart of a crash loop) */
         if (pr_reason[0] && strcmp(pr_reason, "ReplicasStarting") != 0 && strcmp(pr_reason, "ModelDownloading") != 0) {
@@ -1001,21 +1051,76 @@ static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, j
             json_decref(last);
         }
     }
-    put_status(r, KIND_ISVC, ns, name, old_status, status);
     /* keep the newest KEEP_REVISIONS revisions (and whatever serves) in the store, as Knative's GC */
     for (int k = 0; k < nrevs - KEEP_REVISIONS; ++k) {
-        const char *prev = sget(old_status, "components.predictor.previousRolledoutRevision");
+        const char *prev = json_string_value(json_object_get(old_comp, "previousRolledoutRevision"));
         if (&revs[k] == latest || &revs[k] == serving || (prev != NULL && strcmp(prev, revs[k].name) == 0))
             continue;
         ks_store_delete(r->store, KIND_REV, ns, revs[k].name);
     }
 out:
-    json_decref(status);
     json_decref(comp);
     json_decref(traffic);
     json_decref(ns_rts);
     free(key);
     free(revs);
+}
+
+/* An InferenceService: its components, then its status as KServe reports it. */
+static void reconcile_isvc(ks_reconciler_t *r, json_t *isvc, json_t *all_revs, json_t *cluster_rts, ks_routes_t *routes,
+                           json_t *keep)
+{
+    const char *ns = sget(isvc, "metadata.namespace"), *name = sget(isvc, "metadata.name");
+    json_t *old_status = json_object_get(isvc, "status"), *status = json_object(), *conds = json_array();
+    json_t *comps = json_object(), *reps = json_array();
+    int has_t = json_object_get(oget(isvc, "spec"), "transformer") != NULL;
+    comp_result_t res[2];
+    const char *names[2] = {"predictor", "transformer"}, *conds_names[2] = {"PredictorReady", "TransformerReady"};
+    int n = has_t ? 2 : 1, all_ready = 1, any_failed = 0, entry_routed;
+    const char *reason = "", *msg = "";
+    char url[512];
+
+    memset(res, 0, sizeof(res));
+    for (int i = 0; i < n; ++i) {
+        reconcile_component(r, isvc, names[i], i == n - 1, all_revs, cluster_rts, routes, keep, &res[i]);
+        if (res[i].comp != NULL)
+            json_object_set_new(comps, names[i], res[i].comp);
+        if (res[i].replicas != NULL)
+            json_array_extend(reps, res[i].replicas);
+        if (!res[i].ready && all_ready) {
+            reason = res[i].reason;
+            msg = res[i].msg;
+        }
+        all_ready = all_ready && res[i].ready;
+        any_failed = any_failed || (res[i].failed && !res[i].ready);
+    }
+    entry_routed = res[n - 1].routed;
+    snprintf(url, sizeof(url), "http://%s.%s.%s", name, ns, r->cfg.domain);
+    json_array_append_new(conds, condition(old_status, "IngressReady", entry_routed ? "True" : "Unknown", "", ""));
+    for (int i = 0; i < n; ++i)
+        json_array_append_new(conds, condition(old_status, conds_names[i],
+                                               res[i].ready ? "True" : res[i].failed ? "False" : "Unknown",
+                                               res[i].ready ? "" : res[i].reason, res[i].ready ? "" : res[i].msg));
+    /* a new revision that failed while an old one serves: Ready stays True, the failure shows in modelStatus */
+    json_array_append_new(conds, condition(old_status, "Ready", all_ready ? "True" : any_failed ? "False" : "Unknown",
+                                           all_ready ? "" : reason, all_ready ? "" : msg));
+    json_object_set_new(status, "conditions", conds);
+    json_object_set_new(status, "url", json_string(url));
+    json_object_set_new(status, "address", json_pack("{s:s}", "url", url));
+    json_object_set_new(status, "observedGeneration", json_integer(json_integer_value(oget(isvc, "metadata.generation"))));
+    /* the component that takes the isvc's host reports the isvc's URL, as KServe's predictor does */
+    if (json_object_get(comps, names[n - 1]) != NULL)
+        json_object_set_new(json_object_get(comps, names[n - 1]), "url", json_string(url));
+    json_object_set_new(status, "components", comps);
+    if (res[0].model_status != NULL)
+        json_object_set(status, "modelStatus", res[0].model_status);
+    json_object_set_new(status, "replicas", reps);
+    put_status(r, KIND_ISVC, ns, name, old_status, status);
+    json_decref(status);
+    for (int i = 0; i < 2; ++i) {
+        json_decref(res[i].model_status);
+        json_decref(res[i].replicas);
+    }
 }
 
 /* ---- the pass ---------------------------------------------------------------------------- */

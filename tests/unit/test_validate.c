@@ -292,7 +292,7 @@ static void every_error_of_a_bad_file(void **state)
         "errors.yaml:30:20: spec.predictor.model.resources.requests.cpu: must be a quantity such as \"500m\", \"1\" or "
         "\"1Gi\", got \"lots\"",
         "errors.yaml:30:31: spec.predictor.model.resources.requests.gpu: not supported yet (only cpu and memory)",
-        "errors.yaml:31:3: spec.transformer: not supported yet",
+        "errors.yaml:32:5: spec.transformer.containers: must have at least 1 item",
     };
     const char *p;
     (void)state;
@@ -497,7 +497,7 @@ static void annotations_and_labels(void **state)
 static void not_supported_yet_by_name(void **state)
 {
     static const char *const predictor_fields[] = {
-        "containers: [{name: c, image: x}]", "batcher: {maxBatchSize: 32}", "logger: {mode: all}",
+        "batcher: {maxBatchSize: 32}",       "logger: {mode: all}",
         "nodeSelector: {disk: ssd}",         "tolerations: []",             "affinity: {}",
         "volumes: []",                       "imagePullSecrets: []",        "labels: {a: b}",
         "securityContext: {}",               "initContainers: []",          "workerSpec: {}",
@@ -510,7 +510,7 @@ static void not_supported_yet_by_name(void **state)
         snprintf(want, sizeof(want), "t.yaml:10:5: spec.predictor.%.*s: not supported yet", (int)n, predictor_fields[i]);
         expect(text, want);
     }
-    expect(ISVC MODEL "  transformer:\n    containers: []\n", "t.yaml:10:3: spec.transformer: not supported yet");
+    expect(ISVC MODEL "  transformer:\n    containers: []\n", "t.yaml:11:5: spec.transformer.containers: must have at least 1 item");
     expect(ISVC MODEL "  explainer: {}\n", "t.yaml:10:3: spec.explainer: not supported yet");
     expect(ISVC MODEL "      image: my/server:1\n", "t.yaml:10:7: spec.predictor.model.image: not supported yet");
     expect(ISVC MODEL "      ports: [{containerPort: 9000}]\n", "spec.predictor.model.ports: not supported yet");
@@ -519,9 +519,12 @@ static void not_supported_yet_by_name(void **state)
            "t.yaml:10:7: spec.predictor.model.protocolVersion: grpc-v1 is not supported yet");
     expect(ISVC MODEL "      env: [{name: A, valueFrom: {secretKeyRef: {name: s, key: k}}}]\n",
            "t.yaml:10:23: spec.predictor.model.env[0].valueFrom: not supported yet");
-    /* a containers-only predictor: only "not supported", not "model missing" too */
-    expect(ISVC "    containers: [{name: c, image: x}]\n", "spec.predictor.containers: not supported yet");
-    assert_null(strstr(E, "required"));
+    /* a containers-only predictor: an image alone cannot run here, and "model" is not missing */
+    expect(ISVC "    containers: [{name: c, image: x}]\n",
+           "spec.predictor.containers[0].command: required: image \"x\" cannot run here");
+    assert_null(strstr(E, "spec.predictor.model"));
+    expect(ISVC "    containers: [{name: c, command: [a]}, {name: d, command: [b]}]\n",
+           "spec.predictor.containers: one container (the model server) is supported, got 2");
 }
 
 static void exactly_one_implementation(void **state)
@@ -787,7 +790,7 @@ static void aliases_report_at_the_alias(void **state)
     (void)state;
     expect(ISVC "    model: &m\n      modelFormat: {name: sklearn}\n      storageUri: gs://b/m\n"
                 "  transformer: *m\n",
-           "t.yaml:10:3: spec.transformer: not supported yet");
+           "t.yaml:10:3: spec.transformer.storageUri: unknown field");
     /* merged from an alias: the merged keys have no position of their own */
     expect(ISVC "    model: &m\n      modelFormat: {name: sklearn}\n      storageUri: gs://b/m\n"
                 "    sklearn:\n      <<: *m\n",
