@@ -53,6 +53,7 @@ struct ks_reconciler {
     char *routes_key;
     uint64_t last_pass_ns;
     ks_scaler_t *scaler;
+    json_t *pending_status; /* statuses this pass changed, written after the routes */
     pthread_mutex_t live_lock; /* live: the scaler's figures for the API server */
     json_t *live;
     uint64_t live_version;
@@ -560,13 +561,28 @@ static json_t *condition(json_t *old_status, const char *type, const char *statu
 }
 
 /* writes status only when it changed (no resourceVersion churn) */
+/*
+ * A changed status is written at the end of the pass, after the route table
+ * is published: a client that sees a new split in status finds the ingress
+ * already doing it.
+ */
 static void put_status(ks_reconciler_t *r, const char *kind, const char *ns, const char *name, json_t *old, json_t *st)
 {
     char *a = old != NULL ? dump(old) : NULL, *b = dump(st);
     if (a == NULL || b == NULL || strcmp(a, b) != 0)
-        ks_store_set_status(r->store, kind, ns, name, st);
+        json_array_append_new(r->pending_status, json_pack("{s:s, s:s, s:s, s:O}", "kind", kind, "ns", ns, "name", name,
+                                                          "status", st));
     free(a);
     free(b);
+}
+
+static void flush_status(ks_reconciler_t *r)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(r->pending_status, i, p)
+        ks_store_set_status(r->store, sget(p, "kind"), sget(p, "ns"), sget(p, "name"), json_object_get(p, "status"));
+    json_array_clear(r->pending_status);
 }
 
 /* ---- one InferenceService --------------------------------------------------------------- */
@@ -662,15 +678,18 @@ static void add_routes(ks_reconciler_t *r, ks_routes_t *routes, const char *name
     ks_routes_add_target(routes, host, v->name, percent, ports, np, &pol);
 }
 
+/* a status.traffic entry; the url only when the tag has its own host (tag routing) */
 static json_t *traffic_entry(ks_reconciler_t *r, const char *name, const char *cname, const char *ns, const char *tag,
-                             rev_view_t *v, int percent, int latest)
+                             rev_view_t *v, int percent, int latest, int tag_hosts)
 {
     json_t *t = json_pack("{s:s, s:i, s:b}", "revisionName", v->name, "percent", percent, "latestRevision", latest);
     if (tag != NULL) {
         char url[600];
-        snprintf(url, sizeof(url), "http://%s-%s-%s.%s.%s", tag, name, cname, ns, r->cfg.domain);
         json_object_set_new(t, "tag", json_string(tag));
-        json_object_set_new(t, "url", json_string(url));
+        if (tag_hosts) {
+            snprintf(url, sizeof(url), "http://%s-%s-%s.%s.%s", tag, name, cname, ns, r->cfg.domain);
+            json_object_set_new(t, "url", json_string(url));
+        }
     }
     return t;
 }
@@ -812,6 +831,24 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
     for (int k = 0; k < nrevs; ++k)
         if (serving_name != NULL && strcmp(revs[k].name, serving_name) == 0)
             serving = &revs[k];
+    {
+        /* after a rollback (P = 0) the revision taking the traffic is not the one rolled out last: it keeps serving */
+        json_t *t;
+        size_t j;
+        int best = 0;
+        if (json_object_get(predictor, "canaryTrafficPercent") == NULL)
+            json_array_foreach(json_object_get(old_comp, "traffic"), j, t)
+            {
+                const char *rn = json_string_value(json_object_get(t, "revisionName"));
+                int pct = (int)json_integer_value(json_object_get(t, "percent"));
+                for (int k = 0; k < nrevs && rn != NULL; ++k)
+                    if (pct > best && strcmp(revs[k].name, rn) == 0 && &revs[k] != serving) {
+                        best = pct;
+                        if (pct == 100)
+                            serving = &revs[k];
+                    }
+            }
+    }
 
     /*
      * Canary (spec: rollouts): with canaryTrafficPercent P the latest revision
@@ -939,17 +976,17 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
         int lp = (latest->ready > 0 || latest->idle) && !latest->failed ? canary_pct : 0;
         add_routes(r, routes, name, cname, entry, ns, NULL, latest, lp, &sc);
         add_routes(r, routes, name, cname, entry, ns, NULL, stable, 100 - lp, &sc);
-        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags ? "prev" : NULL, stable, 100 - lp, 0));
-        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags ? "latest" : NULL, latest, lp, 1));
+        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, "prev", stable, 100 - lp, 0, tags));
+        json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags ? "latest" : NULL, latest, lp, 1, tags));
         if (old_percent(old_status, latest->name) != lp)
             ks_store_event(r->store, KIND_ISVC, ns, name, "Normal", "TrafficSplit", "%d%% of traffic to %s, %d%% to %s", lp,
                            latest->name, 100 - lp, stable->name);
     } else if (serving != NULL) {
         add_routes(r, routes, name, cname, entry, ns, NULL, serving, 100, &sc);
         json_array_append_new(traffic, traffic_entry(r, name, cname, ns, tags && serving == latest ? "latest" : NULL, serving, 100,
-                                                     serving == latest));
+                                                     serving == latest, tags));
         if (tags && prev != NULL && prev != serving && (prev->ready > 0 || prev->idle))
-            json_array_append_new(traffic, traffic_entry(r, name, cname, ns, "prev", prev, 0, 0));
+            json_array_append_new(traffic, traffic_entry(r, name, cname, ns, "prev", prev, 0, 0, tags));
     }
     if (tags) {
         /* latest-<isvc>-<component> and prev-<isvc>-<component> reach each revision alone */
@@ -1012,7 +1049,8 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
         } else if (latest != NULL && latest->failed) {
             json_object_set_new(ms, "transitionStatus", json_string("BlockedByFailedLoad"));
             json_object_set_new(states, "targetModelState", json_string("FailedToLoad"));
-        } else if (latest != NULL && latest == serving && pred_ready) {
+        } else if (latest != NULL && (latest->ready > 0 || latest->idle) && pred_ready &&
+                   (latest == serving || (stable != NULL && canary_pct > 0))) {
             json_object_set_new(ms, "transitionStatus", json_string("UpToDate"));
             json_object_set_new(states, "targetModelState", json_string("Loaded"));
         } else {
@@ -1188,6 +1226,7 @@ void ks_reconciler_pass(ks_reconciler_t *r)
     } else {
         ks_routes_free(routes);
     }
+    flush_status(r);
     json_decref(isvcs);
     json_decref(revs);
     json_decref(csrs);
@@ -1274,6 +1313,7 @@ ks_reconciler_t *ks_reconciler_new(ks_store_t *store, ks_supervisor_t *sup, ks_i
         r->cfg.hpa_tolerance = -1;
         r->cfg.hpa_down_window_s = -1;
     }
+    r->pending_status = json_array();
     if ((r->scaler = ks_scaler_new(cfg->home, sup)) == NULL) {
         free(r);
         return NULL;
