@@ -36,6 +36,13 @@
  * of the next pick_cb, or as done_cb's port.  Counting +1 on pick and -1 on
  * each return keeps a replica's in-flight count exact.
  */
+/*
+ * pick_cb may return this on a retry (attempt > 0): the caller takes the
+ * request back (it was not sent) and will answer it or proxy it again later;
+ * the client sends nothing.  done_cb still comes, with port -1.
+ */
+#define KS_UPSTREAM_REQUEUE (-2)
+
 typedef struct ks_upstream_ops {
     int (*pick_cb)(void *data, int attempt, int failed_port);
     void (*done_cb)(void *data, int port, int status);

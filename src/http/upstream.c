@@ -557,6 +557,13 @@ static void next_attempt(proxy_t *p, int failed_port, const char *why)
         }
         port = p->ops->pick_cb(p->data, p->attempts, failed_port);
         p->attempts++;
+        if (port == KS_UPSTREAM_REQUEUE) {
+            /* the caller took the request back (nothing of it was sent): no answer from here */
+            p->port = -1;
+            drop_conn(p);
+            p->phase = PH_DONE;
+            return;
+        }
         if (port <= 0) {
             p->port = -1;
             if (failed_port < 0)

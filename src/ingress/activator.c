@@ -201,7 +201,7 @@ static int pick_cb(void *data, int attempt, int failed_port)
     activation_t *a = data;
     ks_revstat_t *s = a->stat;
     const ks__route_target_t *tg;
-    int port;
+    int port, requeue;
 
     if (attempt == 0)
         return a->port;
@@ -215,7 +215,21 @@ static int pick_cb(void *data, int attempt, int failed_port)
         return -1;
     pthread_mutex_lock(&s->lock);
     port = pick_replica(s, tg, a->failed, a->nfailed);
+    requeue = port == 0 && tg->activate && a->nfailed < KS_UPSTREAM_MAX_ATTEMPTS && s->held < ks__ingress_queue_depth(a->g);
+    if (requeue)
+        s->held++;
     pthread_mutex_unlock(&s->lock);
+    if (requeue) {
+        /* its only replica died with the request unsent: wait for the next one, as a request at zero does */
+        if (held.next == NULL)
+            h2o_linklist_init_anchor(&held);
+        a->state = REQ_HELD;
+        h2o_linklist_insert(&held, &a->link);
+        nheld++;
+        atomic_store(&s->poked, 1);
+        ks__ingress_poke(a->g);
+        return KS_UPSTREAM_REQUEUE;
+    }
     if (port == 0)
         return -1;
     a->port = port;
