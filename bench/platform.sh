@@ -80,3 +80,8 @@ printf "  %-28s %10s %10s\n" "" "direct" "ingress"
 printf "  %-28s %10s %10s   ingress/direct %.2f (goal >= 0.60)\n" "req/s @64 connections" "$D64" "$I64" "$($PY -c "print($I64/$D64)")"
 printf "  %-28s %9sus %9sus   hop +%sus (goal <= 30us)\n" "p50 @1 connection" "$D1" "$I1" "$((I1 - D1))"
 echo "  non-2xx: direct $DB64/$DB1, ingress $IB64/$IB1"
+
+echo "rollout switch (replace the model under a steady client; $RUNS runs)"
+$PY "$ROOT/tests/tools/train_models.py" "$TMP/models" sklearn-iris >/dev/null
+echo "  $(timeout 600 $PY "$ROOT/bench/rollout.py" "$TMP/home" "$PORT" "xgboost:$TMP/models/xgboost-iris" \
+        "sklearn:$TMP/models/sklearn-iris" "$RUNS")"
