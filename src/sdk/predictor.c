@@ -70,6 +70,7 @@ struct ks__predictor {
     struct sockaddr_storage sa;
     socklen_t salen;
     char authority[300]; /* the Host header: the predictor host as given, without scheme */
+    int via_proxy;       /* http_proxy is set: connect to it and send the request in absolute form */
     uint64_t timeout_ms;
     size_t max_answer;
     int nworkers;
@@ -448,8 +449,25 @@ ks__predictor_t *ks__predictor_new(const char *host_port, int nworkers, uint64_t
     int port, r;
     size_t n;
 
+    const char *proxy = getenv("http_proxy");
+    int via_proxy = 0;
+
+    if (proxy == NULL || proxy[0] == '\0')
+        proxy = getenv("HTTP_PROXY");
     if (ks__sdk_split_host(host_port, host, sizeof(host), &port, err, errlen) != 0)
         return NULL;
+    if (proxy != NULL && proxy[0] != '\0') {
+        /* as curl and Python do: plain http to the predictor goes through the proxy (the platform's ingress) */
+        const char *hp = strncmp(proxy, "http://", 7) == 0 ? proxy + 7 : proxy;
+        char hpbuf[300];
+        size_t hl = strcspn(hp, "/");
+        snprintf(hpbuf, sizeof(hpbuf), "%.*s", (int)(hl < sizeof(hpbuf) ? hl : sizeof(hpbuf) - 1), hp);
+        if (ks__sdk_split_host(hpbuf, host, sizeof(host), &port, err, errlen) != 0) {
+            ks_errorf(err, errlen, "http_proxy: expected http://HOST:PORT, got \"%.100s\"", proxy);
+            return NULL;
+        }
+        via_proxy = 1;
+    }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -469,6 +487,7 @@ ks__predictor_t *ks__predictor_new(const char *host_port, int nworkers, uint64_t
     memset(p->workers, 0, sizeof(pworker_t) * (size_t)nworkers);
     memcpy(&p->sa, res->ai_addr, res->ai_addrlen);
     p->salen = res->ai_addrlen;
+    p->via_proxy = via_proxy;
     freeaddrinfo(res);
     if (strncmp(auth, "http://", 7) == 0)
         auth += 7;
@@ -515,15 +534,16 @@ ks__call_t *ks__predictor_post(ks__predictor_t *p, ks_http_worker_t *w, const ch
         h2o_linklist_init_anchor(&pw->idle);
     }
     KS_ASSERT(pw->loop == w->ctx->loop);
-    cap = strlen(path) + strlen(p->authority) + extra_len + 160 + len;
+    cap = strlen(path) + 2 * strlen(p->authority) + extra_len + 170 + len; /* authority twice through a proxy */
     if ((c = calloc(1, sizeof(*c))) == NULL || (c->req = malloc(cap)) == NULL) {
         free(c);
         ks_errorf(err, errlen, "out of memory");
         return NULL;
     }
     n = snprintf(c->req, cap,
-                 "POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n%.*s\r\n",
-                 path, p->authority, len, (int)extra_len, extra_headers != NULL ? extra_headers : "");
+                 "POST %s%s%s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n%.*s\r\n",
+                 p->via_proxy ? "http://" : "", p->via_proxy ? p->authority : "", path, p->authority, len,
+                 (int)extra_len, extra_headers != NULL ? extra_headers : "");
     KS_ASSERT(n > 0 && (size_t)n + len <= cap);
     memcpy(c->req + n, body, len);
     c->req_len = (size_t)n + len;
