@@ -22,6 +22,7 @@
 
 typedef struct srev {
     struct srev *next;
+    struct ks_scaler *sc;
     char ns[256], rev[256];
     ks_revstat_t *stat;
     ks_kpa_config_t cfg;
@@ -193,6 +194,7 @@ int ks_scaler_revision(ks_scaler_t *sc, const char *ns, const char *rev, ks_revs
         }
         snprintf(r->ns, sizeof(r->ns), "%s", ns);
         snprintf(r->rev, sizeof(r->rev), "%s", rev);
+        r->sc = sc;
         r->cfg = *cfg;
         /* initial-scale 0 (allow-zero-initial-scale): a new revision is at its initial scale from the start */
         r->initialized = initialized || (cfg->initial_scale == 0 && cfg->allow_zero_initial_scale);
@@ -345,8 +347,19 @@ void ks_scaler_sweep(ks_scaler_t *sc)
     }
 }
 
+/*
+ * A trace grows ~60 bytes a second per revision; past TRACE_MAX_BYTES it
+ * starts again (the old one kept as .1).  A replay of the new file begins
+ * with a fresh decider, so its first window's decisions can differ.
+ */
+#define TRACE_MAX_BYTES (32l << 20)
+
 static void write_stat(srev_t *r, int64_t t, double conc, double rps)
 {
+    if (r->trace == NULL)
+        return;
+    if (ftell(r->trace) > TRACE_MAX_BYTES)
+        open_files(r->sc, r);
     if (r->trace == NULL)
         return;
     fprintf(r->trace, "{\"t\": %lld, \"concurrency\": ", (long long)t);
