@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conftest import kserve_bin
-from platform_fixtures import Platform, is_ready, wait_until
+from platform_fixtures import autoscaling_platform, is_ready, wait_until  # noqa: F401 - a fixture
 
 PY = "/usr/bin/python3"
 SERVER = r'''
@@ -54,21 +54,12 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 
 
 @pytest.fixture
-def custom_platform(models_dir):
-    plat = Platform(models_dir)
-    cfg = os.path.join(plat.root, "autoscaler.yaml")
-    with open(cfg, "w") as f:
-        f.write("stable-window: 6s\nscale-to-zero-grace-period: 6s\n")
-    script = os.path.join(plat.root, "custom_server.py")
-    with open(script, "w") as f:
+def custom_platform(autoscaling_platform):
+    plat = autoscaling_platform()
+    plat.custom_script = os.path.join(plat.root, "custom_server.py")
+    with open(plat.custom_script, "w") as f:
         f.write(SERVER)
-    plat.custom_script = script
-    try:
-        plat.start_daemon(["--autoscaler-config", cfg])
-        yield plat
-    finally:
-        problems = plat.close()
-    assert not problems, "\n\n".join(problems)
+    return plat
 
 
 def custom_isvc(plat, name, env=None, **predictor):

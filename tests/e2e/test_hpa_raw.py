@@ -12,27 +12,15 @@ import pytest
 import requests
 
 from conftest import SEED_INSTANCES, kserve_bin
-from platform_fixtures import Platform, isvc_body, wait_until
+from platform_fixtures import autoscaling_platform, isvc_body, wait_until  # noqa: F401 - a fixture
 
-HPA_CONFIG = """\
-horizontal-pod-autoscaler-sync-period: 1s
-horizontal-pod-autoscaler-downscale-stabilization: 4s
-"""
+HPA_CONFIG = {"horizontal-pod-autoscaler-sync-period": "1s", "horizontal-pod-autoscaler-downscale-stabilization": "4s"}
 TIMEOUT = float(os.environ.get("KSERVE_E2E_SCALE_TIMEOUT", "40"))
 
 
 @pytest.fixture
-def raw_platform(models_dir):
-    plat = Platform(models_dir)
-    cfg = os.path.join(plat.root, "autoscaler.yaml")
-    with open(cfg, "w") as f:
-        f.write(HPA_CONFIG)
-    try:
-        plat.start_daemon(["--autoscaler-config", cfg])
-        yield plat
-    finally:
-        problems = plat.close()
-    assert not problems, "\n\n".join(problems)
+def raw_platform(autoscaling_platform):
+    return autoscaling_platform(HPA_CONFIG)
 
 
 def raw_isvc(plat, name, resources=None, **predictor):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from conftest import SEED_INSTANCES
-from platform_fixtures import Platform, is_ready, isvc_body, wait_until
+from platform_fixtures import autoscaling_platform, is_ready, isvc_body, wait_until  # noqa: F401 - a fixture
 
 PY = "/usr/bin/python3"
 TRANSFORMER = r'''
@@ -53,20 +53,12 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 
 
 @pytest.fixture
-def tplat(models_dir):
-    plat = Platform(models_dir)
-    cfg = os.path.join(plat.root, "autoscaler.yaml")
-    with open(cfg, "w") as f:
-        f.write("stable-window: 6s\nscale-to-zero-grace-period: 6s\n")
+def tplat(autoscaling_platform):
+    plat = autoscaling_platform()
     plat.transformer_script = os.path.join(plat.root, "transformer.py")
     with open(plat.transformer_script, "w") as f:
         f.write(TRANSFORMER)
-    try:
-        plat.start_daemon(["--autoscaler-config", cfg])
-        yield plat
-    finally:
-        problems = plat.close()
-    assert not problems, "\n\n".join(problems)
+    return plat
 
 
 def with_transformer(plat, name, **transformer):
