@@ -484,42 +484,6 @@ static char **build_custom_argv(ks_reconciler_t *r, json_t *container, int cc, i
  * (<isvc>-predictor.<ns>.<domain>) reaches it, activator and all, with any
  * HTTP client that honours http_proxy.
  */
-/*
- * A runtime whose command is not our model server runs behind the
- * queue-proxy too (the queue layer for a server that is not ours): the
- * replica's port goes to the proxy, the command gets its own as $(PORT).
- */
-static char **wrap_in_queue_proxy(ks_reconciler_t *r, char **inner, int cc, int timeout_s)
-{
-    size_t n = 0, k = 0;
-    char **argv, flag[64];
-    while (inner[n] != NULL)
-        n++;
-    if ((argv = calloc(n + 10, sizeof(char *))) == NULL)
-        return NULL;
-    argv[k++] = strdup(r->cfg.self_exe);
-    argv[k++] = strdup("queue-proxy");
-    argv[k++] = strdup("--port={{port}}");
-    argv[k++] = strdup("--workers=1");
-    argv[k++] = strdup("--drain-seconds=1");
-    snprintf(flag, sizeof(flag), "--container-concurrency=%d", cc);
-    argv[k++] = strdup(flag);
-    snprintf(flag, sizeof(flag), "--timeout-seconds=%d", timeout_s > 0 && timeout_s <= 3600 ? timeout_s : 300);
-    argv[k++] = strdup(flag);
-    argv[k++] = strdup("--readiness-path=/v2/health/ready"); /* KServe's protocol, which a runtime speaks */
-    argv[k++] = strdup("--");
-    for (size_t i = 0; i < n; ++i) {
-        const char *a = inner[i], *p = strstr(a, "{{port}}");
-        if (p == NULL) {
-            argv[k++] = strdup(a);
-        } else if ((argv[k] = malloc(strlen(a) + 8)) != NULL) {
-            sprintf(argv[k++], "%.*s$(PORT)%s", (int)(p - a), a, p + 8);
-        }
-    }
-    argv[k] = NULL;
-    return argv;
-}
-
 static char **build_env(json_t *container, json_t *model, int proxy_port)
 {
     json_t *lists[2] = {json_object_get(container, "env"), json_object_get(model, "env")}, *e;
@@ -946,15 +910,6 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
                                      (int)json_integer_value(json_object_get(rcomp, "timeout")));
             char **env = build_env(custom != NULL ? custom : json_object_get(rspec, "container"), rmodel,
                                    strcmp(cname, "transformer") == 0 ? r->cfg.ingress_port : 0);
-            int wrapped = 0;
-            if (custom == NULL && argv != NULL && argv[0] != NULL &&
-                !(strcmp(argv[0], r->cfg.self_exe) == 0 && argv[1] != NULL && strcmp(argv[1], "model-server") == 0)) {
-                char **w = wrap_in_queue_proxy(r, argv, (int)json_integer_value(json_object_get(rcomp, "containerConcurrency")),
-                                               (int)json_integer_value(json_object_get(rcomp, "timeout")));
-                free_strv(argv);
-                argv = w;
-                wrapped = 1;
-            }
             if (argv != NULL) {
                 const char *mrt = NULL;
                 char *mpath = NULL;
@@ -965,7 +920,7 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
                 else if (sc.hpa)
                     v->desired = ks_scaler_hpa_revision(r->scaler, ns, v->name, &sc.hcfg, sc.req_mc, sc.req_bytes);
                 ks_supervisor_set(r->sup, ns, v->name, v->desired, argv, env,
-                                  custom != NULL || wrapped ? "/ks/queue/ready" : "/v2/health/ready");
+                                  custom != NULL ? "/ks/queue/ready" : "/v2/health/ready");
                 /* a scikit-learn model on the native server: fork it from the warm zygote */
                 if (uri != NULL && argv[1] != NULL && strcmp(argv[0], r->cfg.self_exe) == 0 &&
                     strcmp(argv[1], "model-server") == 0 && ks_model_find_file(dir, &mrt, &mpath, ferr, sizeof(ferr)) == 0)
