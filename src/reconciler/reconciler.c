@@ -835,18 +835,15 @@ static void reconcile_component(ks_reconciler_t *r, json_t *isvc, const char *cn
         /* after a rollback (P = 0) the revision taking the traffic is not the one rolled out last: it keeps serving */
         json_t *t;
         size_t j;
-        int best = 0;
         if (json_object_get(predictor, "canaryTrafficPercent") == NULL)
             json_array_foreach(json_object_get(old_comp, "traffic"), j, t)
             {
                 const char *rn = json_string_value(json_object_get(t, "revisionName"));
-                int pct = (int)json_integer_value(json_object_get(t, "percent"));
-                for (int k = 0; k < nrevs && rn != NULL; ++k)
-                    if (pct > best && strcmp(revs[k].name, rn) == 0 && &revs[k] != serving) {
-                        best = pct;
-                        if (pct == 100)
-                            serving = &revs[k];
-                    }
+                if (rn == NULL || json_integer_value(json_object_get(t, "percent")) != 100)
+                    continue;
+                for (int k = 0; k < nrevs; ++k)
+                    if (strcmp(revs[k].name, rn) == 0)
+                        serving = &revs[k];
             }
     }
 
