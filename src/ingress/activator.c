@@ -383,7 +383,8 @@ static int try_release(ks_ingress_t *g, ks_http_worker_t *w, activation_t *a, ui
         return 1;
     }
     pthread_mutex_lock(&s->lock);
-    if ((port = pick_replica(s, tg, NULL, 0)) != 0)
+    /* never again a replica that refused it: a dead one stays routed until the supervisor notices */
+    if ((port = pick_replica(s, tg, a->failed, a->nfailed)) != 0)
         s->held--;
     pthread_mutex_unlock(&s->lock);
     if (port == 0)
